@@ -1,0 +1,230 @@
+"""The GenAI call lifecycle: one object per LLM call owns its span, its metrics and its single end.
+
+Provider modules create a `GenAICall` with the request attributes, fill in what they extract from the
+response or the stream chunks, and call `end()`; everything that turns those facts into span attributes,
+metric points and cost lives here, once, for every provider.
+"""
+
+from __future__ import annotations
+
+import json
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from otel_agentops.genai import semconv
+from otel_agentops.genai.cost import call_cost
+from otel_agentops.genai.errors import error_type
+from otel_agentops.genai.failsafe import report_internal_error
+
+if TYPE_CHECKING:
+    from otel_agentops.genai.telemetry import Telemetry
+
+ABANDONED = "abandoned"
+
+# Request attributes repeated on every metric point (the semantic conventions' metric attributes).
+_METRIC_KEYS = (
+    semconv.OPERATION_NAME,
+    semconv.PROVIDER_NAME,
+    semconv.REQUEST_MODEL,
+    semconv.SERVER_ADDRESS,
+    semconv.SERVER_PORT,
+)
+
+
+class GenAICall:
+    """Telemetry of one LLM call, from request to the one and only `end()`.
+
+    Never raises into the caller: every method that does more than store a value catches its own
+    failures, reports them once and still ends the span.
+    """
+
+    __slots__ = (
+        "_ended",
+        "_start",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "context",
+        "embedding_dimensions",
+        "finish_reasons",
+        "input_tokens",
+        "metric_attributes",
+        "output_messages",
+        "output_tokens",
+        "provider",
+        "reasoning_tokens",
+        "request_model",
+        "response_id",
+        "response_model",
+        "span",
+        "stream_state",
+        "telemetry",
+        "time_to_first_chunk",
+        "tool_calls",
+    )
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        operation: str,
+        provider: str,
+        request_model: str | None,
+        attributes: dict[str, AttributeValue],
+    ) -> None:
+        """`attributes` already holds every request attribute (operation, provider, model, server...)."""
+        self.telemetry = telemetry
+        self.provider = provider
+        self.request_model = request_model
+        self.metric_attributes = {key: attributes[key] for key in _METRIC_KEYS if key in attributes}
+        name = f"{operation} {request_model}" if request_model else operation
+        self.span: Span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        self.context: Context = trace.set_span_in_context(self.span)
+        self._start = perf_counter()
+        self._ended = False
+        self.response_model: str | None = None
+        self.response_id: str | None = None
+        self.finish_reasons: list[str] | None = None
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
+        self.reasoning_tokens: int | None = None
+        self.embedding_dimensions: int | None = None
+        self.tool_calls: list[str] | None = None
+        self.time_to_first_chunk: float | None = None
+        self.output_messages: list[dict[str, Any]] | None = None
+        self.stream_state: Any = None
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def first_chunk(self) -> None:
+        if self.time_to_first_chunk is None:
+            self.time_to_first_chunk = perf_counter() - self._start
+
+    def add_tool_call(self, name: str) -> None:
+        if self.tool_calls is None:
+            self.tool_calls = [name]
+        else:
+            self.tool_calls.append(name)
+
+    def set_content(self, key: str, value: object) -> None:
+        """Record opt-in content (already in semantic-convention shape) as a JSON attribute."""
+        telemetry = self.telemetry
+        if not telemetry.capture_on_span or value is None:
+            return
+        try:
+            self.span.set_attribute(key, telemetry.content_json(value))
+        except Exception as exc:
+            report_internal_error("content capture", exc)
+
+    def end(self, error: BaseException | None = None, *, abandoned: bool = False) -> None:
+        """End the span and record the metrics, exactly once whatever calls it first."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._finish(error, abandoned)
+        except Exception as exc:
+            report_internal_error("ending the GenAI span", exc)
+        finally:
+            self.span.end()
+
+    def _finish(self, error: BaseException | None, abandoned: bool) -> None:
+        duration = perf_counter() - self._start
+        span = self.span
+        metrics = self.telemetry.metrics
+        attrs: dict[str, AttributeValue] = {}
+        metric_attrs = dict(self.metric_attributes)
+        if self.response_model:
+            attrs[semconv.RESPONSE_MODEL] = metric_attrs[semconv.RESPONSE_MODEL] = self.response_model
+        if self.response_id:
+            attrs[semconv.RESPONSE_ID] = self.response_id
+        if self.finish_reasons:
+            attrs[semconv.RESPONSE_FINISH_REASONS] = self.finish_reasons
+        if self.time_to_first_chunk is not None:
+            attrs[semconv.RESPONSE_TIME_TO_FIRST_CHUNK] = self.time_to_first_chunk
+        if self.embedding_dimensions is not None:
+            attrs[semconv.EMBEDDINGS_DIMENSION_COUNT] = self.embedding_dimensions
+        if self.tool_calls:
+            attrs[semconv.REQUEST_TOOL_CALLS] = self.tool_calls
+        cost = self._usage_attributes(attrs)
+
+        err_type: str | None = None
+        if error is not None:
+            err_type = error_type(error)
+            span.set_status(Status(StatusCode.ERROR, self.telemetry.error_description(error)))
+        elif abandoned:
+            err_type = ABANDONED
+            attrs[semconv.STREAM_ABANDONED] = True
+            span.set_status(Status(StatusCode.ERROR, "stream was garbage-collected before it was consumed"))
+        if err_type is not None:
+            attrs[semconv.ERROR_TYPE] = metric_attrs[semconv.ERROR_TYPE] = err_type
+        span.set_attributes(attrs)
+        if self.output_messages is not None:
+            self.set_content(semconv.OUTPUT_MESSAGES, self.output_messages)
+
+        ctx = self.context
+        metrics.duration.record(duration, metric_attrs, context=ctx)
+        if err_type is not None:
+            metrics.errors.add(1, metric_attrs, context=ctx)
+        if self.time_to_first_chunk is not None:
+            metrics.time_to_first_chunk.record(self.time_to_first_chunk, metric_attrs, context=ctx)
+        if self.input_tokens is not None:
+            metrics.token_usage.record(self.input_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "input"},
+                                       context=ctx)
+        if self.output_tokens is not None:
+            metrics.token_usage.record(self.output_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "output"},
+                                       context=ctx)
+        if cost is not None:
+            metrics.cost.record(cost, metric_attrs, context=ctx)
+        if self.tool_calls:
+            for name in self.tool_calls:
+                metrics.tool_calls.add(
+                    1, {semconv.TOOL_NAME: name, semconv.TOOL_CALL_ORIGIN: "requested"}, context=ctx
+                )
+
+    def _usage_attributes(self, attrs: dict[str, AttributeValue]) -> float | None:
+        """Token attributes and the cost; returns the cost when the model is priced."""
+        input_tokens, output_tokens = self.input_tokens, self.output_tokens
+        if input_tokens is None and output_tokens is None:
+            return None
+        if input_tokens is not None:
+            attrs[semconv.USAGE_INPUT_TOKENS] = input_tokens
+        if output_tokens is not None:
+            attrs[semconv.USAGE_OUTPUT_TOKENS] = output_tokens
+        if self.cache_read_tokens:
+            attrs[semconv.USAGE_CACHE_READ_INPUT_TOKENS] = self.cache_read_tokens
+        if self.cache_write_tokens:
+            attrs[semconv.USAGE_CACHE_CREATION_INPUT_TOKENS] = self.cache_write_tokens
+        if self.reasoning_tokens:
+            attrs[semconv.USAGE_REASONING_OUTPUT_TOKENS] = self.reasoning_tokens
+        cost = None
+        # The response names the exact snapshot (gpt-4o-mini-2024-07-18); the price data may only know
+        # the alias that was requested, so fall back to it rather than call the model unpriced.
+        for model in (self.response_model, self.request_model):
+            if model:
+                cost = call_cost(
+                    self.provider,
+                    model,
+                    input_tokens or 0,
+                    output_tokens or 0,
+                    self.cache_read_tokens,
+                    self.cache_write_tokens,
+                )
+                if cost is not None:
+                    break
+        if cost is None:
+            attrs[semconv.COST_UNPRICED] = True
+        else:
+            attrs[semconv.USAGE_COST] = cost
+        return cost
+
+
+def compact_json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)

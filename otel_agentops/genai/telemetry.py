@@ -1,0 +1,33 @@
+"""What every call shares, fixed when a provider is instrumented: tracer, instruments and settings."""
+
+from __future__ import annotations
+
+from opentelemetry import metrics, trace
+
+from otel_agentops.config import Settings
+from otel_agentops.genai.call import compact_json
+from otel_agentops.genai.metrics import GenAIMetrics
+from otel_agentops.version import __version__
+
+SCOPE_NAME = "otel_agentops"
+
+
+class Telemetry:
+    __slots__ = ("capture_on_span", "metrics", "settings", "tracer")
+
+    def __init__(
+        self,
+        settings: Settings,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self.settings = settings
+        self.capture_on_span = settings.content_capture.on_span
+        self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
+        self.metrics = GenAIMetrics(metrics.get_meter(SCOPE_NAME, __version__, meter_provider))
+
+    def content_json(self, value: object) -> str:
+        return compact_json(value)
+
+    def error_description(self, error: BaseException) -> str:
+        return str(error)

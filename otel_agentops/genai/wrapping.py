@@ -1,0 +1,89 @@
+"""The wrapt wrapper closures that put a `GenAICall` around a patched SDK method.
+
+A provider describes one patch point with an `Operation`: how to start the call from the request
+(`begin`) and what to do with the SDK's result (`finish`: extract, or hand back a stream proxy).
+Everything else, suppression, context, error capture and fail-open, is the same for all providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+
+from otel_agentops.genai.call import GenAICall
+from otel_agentops.genai.failsafe import report_internal_error
+from otel_agentops.genai.telemetry import Telemetry
+
+Begin = Callable[[Telemetry, Any, tuple[Any, ...], dict[str, Any]], GenAICall]
+Finish = Callable[[GenAICall, Any], Any]
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One patch point: `begin` builds the call from (telemetry, instance, args, kwargs); `finish` takes
+    the call and the SDK's result and returns what the app receives (the result itself or a proxy)."""
+
+    begin: Begin
+    finish: Finish
+
+
+def _start(telemetry: Telemetry, operation: Operation, instance: Any, args: Any, kwargs: Any) -> GenAICall | None:
+    if otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        return None
+    try:
+        return operation.begin(telemetry, instance, args, kwargs)
+    except Exception as exc:
+        report_internal_error("request extraction", exc)
+        return None
+
+
+def _finish(operation: Operation, call: GenAICall, result: Any) -> Any:
+    try:
+        return operation.finish(call, result)
+    except Exception as exc:
+        report_internal_error("response extraction", exc)
+        call.end()
+        return result
+
+
+def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call = _start(telemetry, operation, instance, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(call.context)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            otel_context.detach(token)
+            call.end(exc)
+            raise
+        otel_context.detach(token)
+        return _finish(operation, call, result)
+
+    return wrapper
+
+
+def async_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
+    async def wrapper(
+        wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = _start(telemetry, operation, instance, args, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = otel_context.attach(call.context)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            otel_context.detach(token)
+            call.end(exc)
+            raise
+        otel_context.detach(token)
+        return _finish(operation, call, result)
+
+    return wrapper

@@ -1,0 +1,571 @@
+"""OpenAI (and OpenAI-compatible hosts): patch points and request / response / stream extractors.
+
+Patched: `chat.completions.create` and `.parse`, `responses.create` and `.parse`, `embeddings.create`,
+sync and async. The `.stream()` helpers call `create(stream=True)` and so are covered by it;
+`with_raw_response` and `with_streaming_response` call the patched `create` too and get their raw
+response back unchanged (proxied only to see the parse / close that ends the span).
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import wrapt
+
+from otel_agentops.genai import semconv
+from otel_agentops.genai.call import GenAICall
+from otel_agentops.genai.stream import AsyncStreamProxy, SyncStreamProxy
+from otel_agentops.genai.telemetry import Telemetry
+from otel_agentops.genai.wrapping import Operation
+from otel_agentops.providers.base import PatchPoint, ProviderInstrumentor
+
+_INSTRUMENTS = ("openai >= 1.40.0, < 4",)
+
+# OpenAI-compatible hosts, by host suffix, and the gen_ai.provider.name they get.
+_HOST_PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("openai.azure.com", "azure.ai.openai"),
+    ("api.groq.com", "groq"),
+    ("api.together.xyz", "together_ai"),
+    ("api.deepseek.com", "deepseek"),
+    ("openrouter.ai", "openrouter"),
+    ("api.mistral.ai", "mistral_ai"),
+    ("api.x.ai", "x_ai"),
+    ("api.perplexity.ai", "perplexity"),
+    ("api.fireworks.ai", "fireworks"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"),
+)
+_LOCAL_PORT_PROVIDERS = {11434: "ollama", 8000: "vllm"}
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+# (request kwarg, span attribute) for the numeric sampling parameters both APIs share.
+_SHARED_PARAMS = (
+    ("temperature", semconv.REQUEST_TEMPERATURE),
+    ("top_p", semconv.REQUEST_TOP_P),
+)
+_CHAT_PARAMS = (
+    *_SHARED_PARAMS,
+    ("frequency_penalty", semconv.REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", semconv.REQUEST_PRESENCE_PENALTY),
+    ("seed", semconv.REQUEST_SEED),
+)
+
+_server_cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}
+
+
+def _sentinel_types() -> tuple[type, ...]:
+    import openai
+
+    return tuple(t for t in (getattr(openai, "NotGiven", None), getattr(openai, "Omit", None)) if t)
+
+
+_SENTINELS: tuple[type, ...] = ()
+
+
+def _given(kwargs: Mapping[str, Any], key: str) -> Any:
+    """The argument's value, or None when absent or one of the SDK's NOT_GIVEN / omit sentinels."""
+    value = kwargs.get(key)
+    if value is None or isinstance(value, _SENTINELS):
+        return None
+    return value
+
+
+def _field(obj: Any, name: str) -> Any:
+    """Read a field of an SDK model or of a plain dict (requests are dicts, responses are models)."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+# ---------------------------------------------------------------- request side
+
+
+def _server(instance: Any) -> tuple[str, dict[str, Any]]:
+    """Provider name and server attributes for the client behind a resource (cached per base URL)."""
+    client = getattr(instance, "_client", None)
+    base_url = getattr(client, "base_url", None)
+    cached = _server_cache.get(id(client))
+    if cached is not None and cached[0] is base_url:
+        return cached[1], cached[2]
+    attrs: dict[str, Any] = {}
+    provider = "openai"
+    host = getattr(base_url, "host", None)
+    if host:
+        port = getattr(base_url, "port", None) or _DEFAULT_PORTS.get(getattr(base_url, "scheme", ""), None)
+        attrs[semconv.SERVER_ADDRESS] = host
+        if port:
+            attrs[semconv.SERVER_PORT] = port
+        provider = _provider_for(host, port)
+    if len(_server_cache) > 256:
+        _server_cache.clear()
+    _server_cache[id(client)] = (base_url, provider, attrs)
+    return provider, attrs
+
+
+def _provider_for(host: str, port: int | None) -> str:
+    for suffix, name in _HOST_PROVIDERS:
+        if host == suffix or host.endswith("." + suffix):
+            return name
+    if host in _LOCAL_HOSTS and port in _LOCAL_PORT_PROVIDERS:
+        return _LOCAL_PORT_PROVIDERS[port]
+    return "openai"
+
+
+def _start_call(
+    telemetry: Telemetry, instance: Any, operation: str, kwargs: Mapping[str, Any], params: Sequence[tuple[str, str]]
+) -> GenAICall:
+    provider, server_attrs = _server(instance)
+    model = _given(kwargs, "model")
+    attrs: dict[str, Any] = {
+        semconv.OPERATION_NAME: operation,
+        semconv.PROVIDER_NAME: provider,
+        **server_attrs,
+    }
+    if model:
+        attrs[semconv.REQUEST_MODEL] = model
+    for key, attribute in params:
+        value = _given(kwargs, key)
+        if value is not None:
+            attrs[attribute] = value
+    if _given(kwargs, "stream"):
+        attrs[semconv.REQUEST_STREAM] = True
+    return GenAICall(telemetry, operation, provider, model, attrs)
+
+
+def _begin_chat(telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> GenAICall:
+    call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _CHAT_PARAMS)
+    span = call.span
+    max_tokens = _given(kwargs, "max_completion_tokens") or _given(kwargs, "max_tokens")
+    if max_tokens is not None:
+        span.set_attribute(semconv.REQUEST_MAX_TOKENS, max_tokens)
+    n = _given(kwargs, "n")
+    if n is not None and n != 1:
+        span.set_attribute(semconv.REQUEST_CHOICE_COUNT, n)
+    stop = _given(kwargs, "stop")
+    if stop is not None:
+        span.set_attribute(semconv.REQUEST_STOP_SEQUENCES, [stop] if isinstance(stop, str) else list(stop))
+    output_type = _output_type(_given(kwargs, "response_format"))
+    if output_type:
+        span.set_attribute(semconv.OUTPUT_TYPE, output_type)
+    if _given(kwargs, "stream"):
+        call.stream_state = _ChatStream()
+    if telemetry.capture_on_span:
+        system, messages = _chat_input_messages(_given(kwargs, "messages") or ())
+        call.set_content(semconv.SYSTEM_INSTRUCTIONS, system or None)
+        call.set_content(semconv.INPUT_MESSAGES, messages)
+        call.set_content(semconv.TOOL_DEFINITIONS, _given(kwargs, "tools"))
+    return call
+
+
+def _output_type(response_format: Any) -> str | None:
+    if response_format is None:
+        return None
+    kind = _field(response_format, "type")
+    if kind in ("json_schema", "json_object"):
+        return "json"
+    if kind == "text":
+        return "text"
+    if isinstance(response_format, type):  # parse(response_format=SomePydanticModel)
+        return "json"
+    return None
+
+
+def _begin_responses(
+    telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> GenAICall:
+    call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _SHARED_PARAMS)
+    max_tokens = _given(kwargs, "max_output_tokens")
+    if max_tokens is not None:
+        call.span.set_attribute(semconv.REQUEST_MAX_TOKENS, max_tokens)
+    text_format = _field(_given(kwargs, "text"), "format")
+    if _given(kwargs, "text_format") is not None or _field(text_format, "type") == "json_schema":
+        call.span.set_attribute(semconv.OUTPUT_TYPE, "json")
+    if _given(kwargs, "stream"):
+        call.stream_state = _ResponsesStream()
+    if telemetry.capture_on_span:
+        instructions = _given(kwargs, "instructions")
+        call.set_content(semconv.SYSTEM_INSTRUCTIONS, [_text_part(instructions)] if instructions else None)
+        call.set_content(semconv.INPUT_MESSAGES, _responses_input_messages(_given(kwargs, "input")))
+        call.set_content(semconv.TOOL_DEFINITIONS, _given(kwargs, "tools"))
+    return call
+
+
+def _begin_embeddings(
+    telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> GenAICall:
+    call = _start_call(telemetry, instance, semconv.OP_EMBEDDINGS, kwargs, ())
+    encoding = _given(kwargs, "encoding_format")
+    if encoding is not None:
+        call.span.set_attribute(semconv.REQUEST_ENCODING_FORMATS, [encoding])
+    dimensions = _given(kwargs, "dimensions")
+    if dimensions is not None:
+        call.span.set_attribute(semconv.EMBEDDINGS_DIMENSION_COUNT, dimensions)
+    return call
+
+
+# ---------------------------------------------------------------- content (opt-in) shapes
+
+
+def _text_part(text: Any) -> dict[str, Any]:
+    return {"type": "text", "content": text}
+
+
+def _content_parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [_text_part(content)]
+    parts = []
+    for item in content:
+        kind = _field(item, "type")
+        if kind in ("text", "input_text", "output_text"):
+            parts.append(_text_part(_field(item, "text")))
+        elif kind in ("image_url", "input_image"):
+            image = _field(item, "image_url")
+            parts.append({"type": "uri", "modality": "image", "uri": _field(image, "url") or image})
+        else:
+            parts.append({"type": str(kind)})
+    return parts
+
+
+def _tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
+
+
+def _chat_input_messages(messages: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    system: list[dict[str, Any]] = []
+    converted: list[dict[str, Any]] = []
+    for message in messages:
+        role = _field(message, "role")
+        content = _field(message, "content")
+        if role in ("system", "developer"):
+            system.extend(_content_parts(content))
+            continue
+        if role == "tool":
+            parts = [{"type": "tool_call_response", "id": _field(message, "tool_call_id"), "response": content}]
+        else:
+            parts = _content_parts(content)
+            for tool_call in _field(message, "tool_calls") or ():
+                function = _field(tool_call, "function")
+                parts.append(
+                    _tool_call_part(_field(tool_call, "id"), _field(function, "name"), _field(function, "arguments"))
+                )
+        converted.append({"role": role, "parts": parts})
+    return system, converted
+
+
+def _responses_input_messages(input_value: Any) -> list[dict[str, Any]] | None:
+    if input_value is None:
+        return None
+    if isinstance(input_value, str):
+        return [{"role": "user", "parts": [_text_part(input_value)]}]
+    converted = []
+    for item in input_value:
+        kind = _field(item, "type")
+        if kind == "function_call":
+            converted.append({"role": "assistant", "parts": [
+                _tool_call_part(_field(item, "call_id"), _field(item, "name"), _field(item, "arguments"))
+            ]})
+        elif kind == "function_call_output":
+            converted.append({"role": "tool", "parts": [
+                {"type": "tool_call_response", "id": _field(item, "call_id"), "response": _field(item, "output")}
+            ]})
+        else:
+            converted.append({"role": _field(item, "role") or "user", "parts": _content_parts(_field(item, "content"))})
+    return converted
+
+
+# ---------------------------------------------------------------- response side
+
+
+def _chat_usage(call: GenAICall, usage: Any) -> None:
+    if usage is None:
+        return
+    call.input_tokens = _field(usage, "prompt_tokens")
+    call.output_tokens = _field(usage, "completion_tokens")
+    call.cache_read_tokens = _field(_field(usage, "prompt_tokens_details"), "cached_tokens") or 0
+    call.reasoning_tokens = _field(_field(usage, "completion_tokens_details"), "reasoning_tokens")
+
+
+def _chat_completion(call: GenAICall, completion: Any) -> None:
+    call.response_id = _field(completion, "id")
+    call.response_model = _field(completion, "model")
+    _chat_usage(call, _field(completion, "usage"))
+    reasons = []
+    outputs = [] if call.telemetry.capture_on_span else None
+    for choice in _field(completion, "choices") or ():
+        reason = _field(choice, "finish_reason")
+        reasons.append(reason or "")
+        message = _field(choice, "message")
+        tool_calls = _field(message, "tool_calls") or ()
+        for tool_call in tool_calls:
+            call.add_tool_call(_field(_field(tool_call, "function"), "name"))
+        if outputs is not None:
+            parts = _content_parts(_field(message, "content"))
+            for tool_call in tool_calls:
+                function = _field(tool_call, "function")
+                parts.append(
+                    _tool_call_part(_field(tool_call, "id"), _field(function, "name"), _field(function, "arguments"))
+                )
+            outputs.append({"role": "assistant", "parts": parts, "finish_reason": reason})
+    call.finish_reasons = reasons
+    call.output_messages = outputs
+
+
+class _ChatStream:
+    """What a chat stream's chunks add up to, per choice index."""
+
+    __slots__ = ("finish_reasons", "text", "tool_calls")
+
+    def __init__(self) -> None:
+        self.finish_reasons: dict[int, str] = {}
+        self.text: dict[int, list[str]] = {}
+        # (choice, tool index) -> [id, name, argument fragments]
+        self.tool_calls: dict[tuple[int, int], list[Any]] = {}
+
+
+def _chat_chunk(call: GenAICall, chunk: Any) -> None:
+    state: _ChatStream = call.stream_state
+    if call.response_id is None:
+        call.response_id = _field(chunk, "id")
+        call.response_model = _field(chunk, "model")
+    usage = _field(chunk, "usage")
+    if usage is not None:
+        _chat_usage(call, usage)
+    capture = call.telemetry.capture_on_span
+    for choice in _field(chunk, "choices") or ():
+        index = _field(choice, "index") or 0
+        reason = _field(choice, "finish_reason")
+        if reason:
+            state.finish_reasons[index] = reason
+        delta = _field(choice, "delta")
+        if delta is None:
+            continue
+        for tool_delta in _field(delta, "tool_calls") or ():
+            key = (index, _field(tool_delta, "index") or 0)
+            function = _field(tool_delta, "function")
+            entry = state.tool_calls.get(key)
+            if entry is None:
+                entry = state.tool_calls[key] = [_field(tool_delta, "id"), _field(function, "name"), []]
+                if entry[1]:
+                    call.add_tool_call(entry[1])
+            if capture and function is not None:
+                fragment = _field(function, "arguments")
+                if fragment:
+                    entry[2].append(fragment)
+        if capture:
+            text = _field(delta, "content")
+            if text:
+                state.text.setdefault(index, []).append(text)
+    if state.finish_reasons:
+        call.finish_reasons = [state.finish_reasons[i] for i in sorted(state.finish_reasons)]
+    if capture:
+        call.output_messages = _stream_outputs(state)
+
+
+def _stream_outputs(state: _ChatStream) -> list[dict[str, Any]]:
+    indexes = sorted(set(state.text) | set(state.finish_reasons) | {choice for choice, _ in state.tool_calls})
+    outputs = []
+    for index in indexes:
+        parts = [_text_part("".join(state.text[index]))] if index in state.text else []
+        for (choice, _), (call_id, name, fragments) in sorted(state.tool_calls.items()):
+            if choice == index:
+                parts.append(_tool_call_part(call_id, name, "".join(fragments)))
+        outputs.append({"role": "assistant", "parts": parts, "finish_reason": state.finish_reasons.get(index)})
+    return outputs
+
+
+def _response_object(call: GenAICall, response: Any) -> None:
+    call.response_id = _field(response, "id")
+    call.response_model = _field(response, "model")
+    usage = _field(response, "usage")
+    if usage is not None:
+        call.input_tokens = _field(usage, "input_tokens")
+        call.output_tokens = _field(usage, "output_tokens")
+        call.cache_read_tokens = _field(_field(usage, "input_tokens_details"), "cached_tokens") or 0
+        call.reasoning_tokens = _field(_field(usage, "output_tokens_details"), "reasoning_tokens")
+    status = _field(response, "status")
+    incomplete = _field(_field(response, "incomplete_details"), "reason")
+    parts = []
+    has_tool_call = False
+    for item in _field(response, "output") or ():
+        kind = _field(item, "type")
+        if kind == "function_call":
+            has_tool_call = True
+            call.add_tool_call(_field(item, "name"))
+            parts.append(_tool_call_part(_field(item, "call_id"), _field(item, "name"), _field(item, "arguments")))
+        elif kind == "message":
+            parts.extend(_content_parts(_field(item, "content")))
+    reason = incomplete or ("tool_call" if has_tool_call else "stop" if status == "completed" else status)
+    if reason:
+        call.finish_reasons = [reason]
+    if call.telemetry.capture_on_span:
+        call.output_messages = [{"role": "assistant", "parts": parts, "finish_reason": reason}]
+
+
+class _ResponsesStream:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = False
+
+
+_RESPONSE_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def _responses_event(call: GenAICall, event: Any) -> None:
+    kind = _field(event, "type")
+    if kind in _RESPONSE_FINAL_EVENTS:
+        # The final event carries the whole response, tool calls included: read everything from it once.
+        call.tool_calls = None
+        _response_object(call, _field(event, "response"))
+        call.stream_state.done = True
+    elif kind == "response.created":
+        response = _field(event, "response")
+        call.response_id = _field(response, "id")
+        call.response_model = _field(response, "model")
+
+
+def _embeddings_response(call: GenAICall, response: Any) -> None:
+    call.response_model = _field(response, "model")
+    usage = _field(response, "usage")
+    if usage is not None:
+        call.input_tokens = _field(usage, "prompt_tokens")
+    data = _field(response, "data")
+    if data:
+        vector = _field(data[0], "embedding")
+        if isinstance(vector, list):
+            call.embedding_dimensions = len(vector)
+
+
+# ---------------------------------------------------------------- result handling
+
+
+def _finisher(extract: Any) -> Any:
+    """`finish` for an operation: extract a parsed result, proxy a stream, or see through a raw response."""
+
+    def finish(call: GenAICall, result: Any) -> Any:
+        if call.stream_state is not None and hasattr(result, "__next__"):
+            return SyncStreamProxy(result, call, _stream_handler(call))
+        if call.stream_state is not None and hasattr(result, "__anext__"):
+            return AsyncStreamProxy(result, call, _stream_handler(call))
+        if _is_raw_response(result):
+            return _finish_raw(call, result, extract)
+        extract(call, result)
+        call.end()
+        return result
+
+    return finish
+
+
+def _stream_handler(call: GenAICall) -> Any:
+    return _chat_chunk if isinstance(call.stream_state, _ChatStream) else _responses_event
+
+
+def _is_raw_response(result: Any) -> bool:
+    return hasattr(result, "http_response") and hasattr(result, "parse")
+
+
+def _finish_raw(call: GenAICall, raw: Any, extract: Any) -> Any:
+    import openai._legacy_response as legacy
+
+    if call.stream_state is None and isinstance(raw, legacy.LegacyAPIResponse):
+        # The body is already read and parse() caches its result: parsing now costs the app nothing.
+        extract(call, raw.parse())
+        call.end()
+        return raw
+    if inspect.iscoroutinefunction(raw.parse):
+        return _AsyncRawResponse(raw, call, extract)
+    return _SyncRawResponse(raw, call, extract)
+
+
+class _RawResponseBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A raw response the app parses later: its parse() result is what the span is about."""
+
+    def __init__(self, wrapped: Any, call: GenAICall, extract: Any) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_extract = extract
+        self._self_parsed: Any = None
+        self._self_finalizer = weakref.finalize(self, call.end)
+
+    def _self_on_parsed(self, parsed: Any, kwargs: Mapping[str, Any]) -> Any:
+        call = self._self_call
+        if kwargs.get("to") is not None or call.ended:
+            return parsed
+        if self._self_parsed is not None:
+            return self._self_parsed
+        if call.stream_state is not None and hasattr(parsed, "__next__"):
+            self._self_finalizer.detach()
+            self._self_parsed = SyncStreamProxy(parsed, call, _stream_handler(call))
+        elif call.stream_state is not None and hasattr(parsed, "__anext__"):
+            self._self_finalizer.detach()
+            self._self_parsed = AsyncStreamProxy(parsed, call, _stream_handler(call))
+        else:
+            self._self_finalizer.detach()
+            try:
+                self._self_extract(call, parsed)
+            finally:
+                call.end()
+            return parsed
+        return self._self_parsed
+
+    def _self_close(self) -> None:
+        if self._self_parsed is None:
+            self._self_finalizer.detach()
+            self._self_call.end()
+
+
+class _SyncRawResponse(_RawResponseBase):
+    def parse(self, **kwargs: Any) -> Any:
+        return self._self_on_parsed(self.__wrapped__.parse(**kwargs), kwargs)
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_close()
+
+
+class _AsyncRawResponse(_RawResponseBase):
+    async def parse(self, **kwargs: Any) -> Any:
+        return self._self_on_parsed(await self.__wrapped__.parse(**kwargs), kwargs)
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_close()
+
+
+_CHAT = Operation(_begin_chat, _finisher(_chat_completion))
+_RESPONSES = Operation(_begin_responses, _finisher(_response_object))
+_EMBEDDINGS = Operation(_begin_embeddings, _finisher(_embeddings_response))
+
+_CHAT_MODULE = "openai.resources.chat.completions"
+_RESPONSES_MODULE = "openai.resources.responses"
+_EMBEDDINGS_MODULE = "openai.resources.embeddings"
+
+
+class OpenAIInstrumentor(ProviderInstrumentor):
+    """Entry point `agentops_openai`."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _INSTRUMENTS
+
+    def patch_points(self) -> Sequence[PatchPoint]:
+        global _SENTINELS
+        _SENTINELS = _sentinel_types()
+        points = []
+        for module, sync_cls, async_cls, methods, operation in (
+            (_CHAT_MODULE, "Completions", "AsyncCompletions", ("create", "parse"), _CHAT),
+            (_RESPONSES_MODULE, "Responses", "AsyncResponses", ("create", "parse"), _RESPONSES),
+            (_EMBEDDINGS_MODULE, "Embeddings", "AsyncEmbeddings", ("create",), _EMBEDDINGS),
+        ):
+            for method in methods:
+                points.append(PatchPoint(module, sync_cls, method, operation, is_async=False))
+                points.append(PatchPoint(module, async_cls, method, operation, is_async=True))
+        return points
