@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml
 
 # The tool-using example agent on the embedded fake provider, under opentelemetry-instrument,
 # printing each trace as a tree and a run summary. No API key, no backend.
+DEMO_ENV := OTEL_SERVICE_NAME=support-agent \
+	OTEL_TRACES_EXPORTER=agentops_console OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none \
+	OTEL_AGENTOPS_SUMMARY=true \
+	OTEL_AGENTOPS_AGENT_FUNCTIONS=support_agent.agent:run_agent=support-agent \
+	OTEL_AGENTOPS_TOOL_FUNCTIONS=support_agent.tools:lookup_order,support_agent.tools:search_docs
+
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	cd examples && env $(DEMO_ENV) ../$(BIN)/opentelemetry-instrument ../$(BIN)/python -m support_agent
 
 test: $(STAMP)
 	$(BIN)/ruff check otel_agentops tests examples benchmarks

@@ -26,21 +26,22 @@ def instrument(
 ) -> list[str]:
     """Instrument every supported client library that is installed; returns the entry-point names done.
 
-    `providers` limits it to some entry-point names (e.g. ``["agentops_openai"]``); names listed in
+    `providers` limits it to some entry-point names (e.g. ``["agentops_openai"]``, see
+    `otel_agentops.instrumentors`); names listed in
     ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` are skipped as under ``opentelemetry-instrument``.
     """
-    from otel_agentops.providers import PROVIDERS, load
+    from otel_agentops.instrumentors import INSTRUMENTORS, load
 
     disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     done = []
-    for name in providers if providers is not None else PROVIDERS:
+    for name in providers if providers is not None else INSTRUMENTORS:
         if name in disabled or name in _active:
             continue
         instrumentor = load(name)()
         if instrumentor.is_instrumented_by_opentelemetry:  # already done by opentelemetry-instrument
             continue
         instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
-        if instrumentor.is_instrumented_by_opentelemetry and getattr(instrumentor, "_patched", None):
+        if instrumentor.is_instrumented_by_opentelemetry and getattr(instrumentor, "patched_anything", True):
             _active[name] = instrumentor
             done.append(name)
         else:

@@ -36,6 +36,10 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     _patched: list[tuple[Any, str]]
 
+    @property
+    def patched_anything(self) -> bool:
+        return bool(getattr(self, "_patched", None))
+
     @abstractmethod
     def patch_points(self) -> Sequence[PatchPoint]: ...
 

@@ -1,0 +1,1 @@
+"""A small tool-using support agent written against the plain openai SDK: no telemetry code in it."""

@@ -1,0 +1,27 @@
+"""Entry point `agentops_agents`: the env-configured agent and tool function spans."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from otel_agentops.agents import functions
+from otel_agentops.agents.spans import AgentTelemetry
+
+
+class AgentFunctionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    _undo: list[Callable[[], None]]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        telemetry = AgentTelemetry(kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
+        self._undo = functions.install(telemetry)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for undo in getattr(self, "_undo", ()):
+            undo()
+        self._undo = []

@@ -1,0 +1,21 @@
+"""The instrumentors this package registers, by entry-point name (group `opentelemetry_instrumentor`).
+
+The same names as in pyproject.toml (a test keeps them equal), so OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
+means the same for `otel_agentops.instrument()` as for `opentelemetry-instrument`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+INSTRUMENTORS: dict[str, str] = {
+    "agentops_openai": "otel_agentops.providers.openai:OpenAIInstrumentor",
+    "agentops_agents": "otel_agentops.agents.instrumentor:AgentFunctionsInstrumentor",
+    "agentops_threads": "otel_agentops.agents.threads:ThreadContextInstrumentor",
+}
+
+
+def load(name: str) -> Any:
+    module, _, cls = INSTRUMENTORS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
