@@ -8,6 +8,7 @@ falls back to its default.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ def parse_float(
     except ValueError:
         report_invalid(name, raw, f"a number >= {minimum:g}", default)
         return default
-    if value != value or value < minimum or value == float("inf"):  # NaN, too small, infinite
+    if not math.isfinite(value) or value < minimum:
         report_invalid(name, raw, f"a finite number >= {minimum:g}", default)
         return default
     return value

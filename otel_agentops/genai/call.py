@@ -176,13 +176,17 @@ class GenAICall:
         if self.time_to_first_chunk is not None:
             metrics.time_to_first_chunk.record(self.time_to_first_chunk, metric_attrs, context=ctx)
         if self.input_tokens is not None:
-            metrics.token_usage.record(self.input_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "input"},
-                                       context=ctx)
+            metrics.token_usage.record(
+                self.input_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "input"}, context=ctx
+            )
         if self.output_tokens is not None:
-            metrics.token_usage.record(self.output_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "output"},
-                                       context=ctx)
+            metrics.token_usage.record(
+                self.output_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "output"}, context=ctx
+            )
         if cost is not None:
             metrics.cost.record(cost, metric_attrs, context=ctx)
+        elif semconv.COST_UNPRICED in attrs:
+            metrics.unpriced_calls.add(1, metric_attrs, context=ctx)
         if self.tool_calls:
             for name in self.tool_calls:
                 metrics.tool_calls.add(

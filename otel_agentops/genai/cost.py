@@ -87,8 +87,9 @@ def call_cost(
     if isinstance(rates, _LinearRates):
         return rates.price(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
     if rates is _NONLINEAR:
-        return _library_price(provider_name, model, input_tokens, output_tokens, cache_read_tokens,
-                              cache_write_tokens)
+        return _library_price(
+            provider_name, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens
+        )
     return None
 
 

@@ -8,7 +8,15 @@ from otel_agentops.genai import semconv
 
 
 class GenAIMetrics:
-    __slots__ = ("cost", "duration", "errors", "time_to_first_chunk", "token_usage", "tool_calls")
+    __slots__ = (
+        "cost",
+        "duration",
+        "errors",
+        "time_to_first_chunk",
+        "token_usage",
+        "tool_calls",
+        "unpriced_calls",
+    )
 
     def __init__(self, meter: Meter) -> None:
         self.duration = meter.create_histogram(
@@ -34,6 +42,10 @@ class GenAIMetrics:
             unit="USD",
             description="Cost of GenAI operations from the offline price data",
             explicit_bucket_boundaries_advisory=list(semconv.COST_BUCKETS),
+        )
+        # Unpriced calls are counted, not recorded as a cost of 0, so no sum or average is silently low.
+        self.unpriced_calls = meter.create_counter(
+            semconv.METRIC_UNPRICED_CALLS, unit="{call}", description="Calls whose model has no known price"
         )
         self.errors = meter.create_counter(
             semconv.METRIC_ERRORS, unit="{error}", description="Failed GenAI operations by error type"

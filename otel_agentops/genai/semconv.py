@@ -35,6 +35,10 @@ USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 USAGE_COST = "gen_ai.usage.cost"
 TOKEN_TYPE = "gen_ai.token.type"
 TOOL_NAME = "gen_ai.tool.name"
+TOOL_TYPE = "gen_ai.tool.type"
+TOOL_CALL_ID = "gen_ai.tool.call.id"
+AGENT_NAME = "gen_ai.agent.name"
+AGENT_ID = "gen_ai.agent.id"
 CONVERSATION_ID = "gen_ai.conversation.id"
 EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 INPUT_MESSAGES = "gen_ai.input.messages"
@@ -48,6 +52,8 @@ ERROR_TYPE = "error.type"
 # --- our own attributes ---
 COST_UNPRICED = "agentops.cost.unpriced"
 STREAM_ABANDONED = "agentops.stream.abandoned"
+CACHE_HIT = "agentops.cache.hit"
+RETRY_ATTEMPTS = "agentops.retry.attempts"
 REQUEST_TOOL_CALLS = "agentops.response.tool_calls"
 TOOL_CALL_ORIGIN = "agentops.tool.origin"
 
@@ -64,16 +70,57 @@ METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 METRIC_COST = "gen_ai.usage.cost"
 METRIC_ERRORS = "agentops.errors"
 METRIC_TOOL_CALLS = "agentops.tool.calls"
+METRIC_UNPRICED_CALLS = "agentops.cost.unpriced_calls"
+METRIC_CACHE_HITS = "agentops.cache.hits"
+METRIC_CACHE_MISSES = "agentops.cache.misses"
+METRIC_RETRY_ATTEMPTS = "agentops.retry.attempts"
 
 # Bucket boundaries the GenAI semantic conventions recommend for these histograms.
 DURATION_BUCKETS = (
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
 )
 TOKEN_BUCKETS = (
-    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+    1,
+    4,
+    16,
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    262144,
+    1048576,
+    4194304,
+    16777216,
+    67108864,
 )
 COST_BUCKETS = (
-    0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
+    0.00001,
+    0.0001,
+    0.0005,
+    0.001,
+    0.005,
+    0.01,
+    0.05,
+    0.1,
+    0.5,
+    1.0,
+    5.0,
+    10.0,
 )
 
 TOKEN_TYPE_INPUT = "input"

@@ -32,7 +32,9 @@ class Operation:
     finish: Finish
 
 
-def _start(telemetry: Telemetry, operation: Operation, instance: Any, args: Any, kwargs: Any) -> GenAICall | None:
+def _start(
+    telemetry: Telemetry, operation: Operation, instance: Any, args: Any, kwargs: Any
+) -> GenAICall | None:
     if otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
         return None
     try:
@@ -52,7 +54,9 @@ def _finish(operation: Operation, call: GenAICall, result: Any) -> Any:
 
 
 def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         call = _start(telemetry, operation, instance, args, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)

@@ -62,13 +62,16 @@ def _sentinel_types() -> tuple[type, ...]:
     return tuple(t for t in (getattr(openai, "NotGiven", None), getattr(openai, "Omit", None)) if t)
 
 
-_SENTINELS: tuple[type, ...] = ()
+class _Sentinels:
+    """Filled in when instrumenting, so that importing this module does not import openai."""
+
+    types: tuple[type, ...] = ()
 
 
 def _given(kwargs: Mapping[str, Any], key: str) -> Any:
     """The argument's value, or None when absent or one of the SDK's NOT_GIVEN / omit sentinels."""
     value = kwargs.get(key)
-    if value is None or isinstance(value, _SENTINELS):
+    if value is None or isinstance(value, _Sentinels.types):
         return None
     return value
 
@@ -94,7 +97,7 @@ def _server(instance: Any) -> tuple[str, dict[str, Any]]:
     provider = "openai"
     host = getattr(base_url, "host", None)
     if host:
-        port = getattr(base_url, "port", None) or _DEFAULT_PORTS.get(getattr(base_url, "scheme", ""), None)
+        port = getattr(base_url, "port", None) or _DEFAULT_PORTS.get(getattr(base_url, "scheme", ""))
         attrs[semconv.SERVER_ADDRESS] = host
         if port:
             attrs[semconv.SERVER_PORT] = port
@@ -115,7 +118,11 @@ def _provider_for(host: str, port: int | None) -> str:
 
 
 def _start_call(
-    telemetry: Telemetry, instance: Any, operation: str, kwargs: Mapping[str, Any], params: Sequence[tuple[str, str]]
+    telemetry: Telemetry,
+    instance: Any,
+    operation: str,
+    kwargs: Mapping[str, Any],
+    params: Sequence[tuple[str, str]],
 ) -> GenAICall:
     provider, server_attrs = _server(instance)
     model = _given(kwargs, "model")
@@ -135,7 +142,9 @@ def _start_call(
     return GenAICall(telemetry, operation, provider, model, attrs)
 
 
-def _begin_chat(telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> GenAICall:
+def _begin_chat(
+    telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> GenAICall:
     call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _CHAT_PARAMS)
     span = call.span
     max_tokens = _given(kwargs, "max_completion_tokens") or _given(kwargs, "max_tokens")
@@ -245,13 +254,17 @@ def _chat_input_messages(messages: Iterable[Any]) -> tuple[list[dict[str, Any]],
             system.extend(_content_parts(content))
             continue
         if role == "tool":
-            parts = [{"type": "tool_call_response", "id": _field(message, "tool_call_id"), "response": content}]
+            parts = [
+                {"type": "tool_call_response", "id": _field(message, "tool_call_id"), "response": content}
+            ]
         else:
             parts = _content_parts(content)
             for tool_call in _field(message, "tool_calls") or ():
                 function = _field(tool_call, "function")
                 parts.append(
-                    _tool_call_part(_field(tool_call, "id"), _field(function, "name"), _field(function, "arguments"))
+                    _tool_call_part(
+                        _field(tool_call, "id"), _field(function, "name"), _field(function, "arguments")
+                    )
                 )
         converted.append({"role": role, "parts": parts})
     return system, converted
@@ -266,15 +279,33 @@ def _responses_input_messages(input_value: Any) -> list[dict[str, Any]] | None:
     for item in input_value:
         kind = _field(item, "type")
         if kind == "function_call":
-            converted.append({"role": "assistant", "parts": [
-                _tool_call_part(_field(item, "call_id"), _field(item, "name"), _field(item, "arguments"))
-            ]})
+            converted.append(
+                {
+                    "role": "assistant",
+                    "parts": [
+                        _tool_call_part(
+                            _field(item, "call_id"), _field(item, "name"), _field(item, "arguments")
+                        )
+                    ],
+                }
+            )
         elif kind == "function_call_output":
-            converted.append({"role": "tool", "parts": [
-                {"type": "tool_call_response", "id": _field(item, "call_id"), "response": _field(item, "output")}
-            ]})
+            converted.append(
+                {
+                    "role": "tool",
+                    "parts": [
+                        {
+                            "type": "tool_call_response",
+                            "id": _field(item, "call_id"),
+                            "response": _field(item, "output"),
+                        }
+                    ],
+                }
+            )
         else:
-            converted.append({"role": _field(item, "role") or "user", "parts": _content_parts(_field(item, "content"))})
+            converted.append(
+                {"role": _field(item, "role") or "user", "parts": _content_parts(_field(item, "content"))}
+            )
     return converted
 
 
@@ -308,7 +339,9 @@ def _chat_completion(call: GenAICall, completion: Any) -> None:
             for tool_call in tool_calls:
                 function = _field(tool_call, "function")
                 parts.append(
-                    _tool_call_part(_field(tool_call, "id"), _field(function, "name"), _field(function, "arguments"))
+                    _tool_call_part(
+                        _field(tool_call, "id"), _field(function, "name"), _field(function, "arguments")
+                    )
                 )
             outputs.append({"role": "assistant", "parts": parts, "finish_reason": reason})
     call.finish_reasons = reasons
@@ -374,7 +407,9 @@ def _stream_outputs(state: _ChatStream) -> list[dict[str, Any]]:
         for (choice, _), (call_id, name, fragments) in sorted(state.tool_calls.items()):
             if choice == index:
                 parts.append(_tool_call_part(call_id, name, "".join(fragments)))
-        outputs.append({"role": "assistant", "parts": parts, "finish_reason": state.finish_reasons.get(index)})
+        outputs.append(
+            {"role": "assistant", "parts": parts, "finish_reason": state.finish_reasons.get(index)}
+        )
     return outputs
 
 
@@ -396,7 +431,9 @@ def _response_object(call: GenAICall, response: Any) -> None:
         if kind == "function_call":
             has_tool_call = True
             call.add_tool_call(_field(item, "name"))
-            parts.append(_tool_call_part(_field(item, "call_id"), _field(item, "name"), _field(item, "arguments")))
+            parts.append(
+                _tool_call_part(_field(item, "call_id"), _field(item, "name"), _field(item, "arguments"))
+            )
         elif kind == "message":
             parts.extend(_content_parts(_field(item, "content")))
     reason = incomplete or ("tool_call" if has_tool_call else "stop" if status == "completed" else status)
@@ -557,8 +594,7 @@ class OpenAIInstrumentor(ProviderInstrumentor):
         return _INSTRUMENTS
 
     def patch_points(self) -> Sequence[PatchPoint]:
-        global _SENTINELS
-        _SENTINELS = _sentinel_types()
+        _Sentinels.types = _sentinel_types()
         points = []
         for module, sync_cls, async_cls, methods, operation in (
             (_CHAT_MODULE, "Completions", "AsyncCompletions", ("create", "parse"), _CHAT),

@@ -19,24 +19,18 @@ from otel_agentops.config import Settings
 
 SUMMARY_READER = "agentops_summary"
 
-_configured = False
-
-
-def configured_by_agentops() -> bool:
-    """Whether our configurator set up the SDK in this process (features that need it check this)."""
-    return _configured
-
 
 class AgentOpsConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
+    configured = False  # whether it set up the SDK in this process; features that need it check this
+
     def _configure(self, **kwargs: Any) -> None:
-        global _configured
         settings = Settings.from_env()
         if settings.summary:
             names = list(kwargs.get("metric_exporter_names") or [])
             names.append(SUMMARY_READER)
             kwargs["metric_exporter_names"] = names
         super()._configure(**kwargs)
-        _configured = True
+        AgentOpsConfigurator.configured = True
 
 
 class AgentOpsDistro(BaseDistro):  # type: ignore[misc]

@@ -1,0 +1,1 @@
+"""SDK glue: configurator, span processors and exporters, the run summary."""
