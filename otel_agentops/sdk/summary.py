@@ -94,7 +94,10 @@ class RunSummary:
     priced_calls: int = 0
     # None when no data point carries agentops.cost.unpriced: unknown is not the same as zero.
     unpriced_calls: int | None = None
+    # Tool calls the model asked for, and those the app ran (agent/tool spans); kept apart, since adding
+    # them up would count every executed call twice.
     tool_calls: Mapping[str, int] = field(default_factory=dict)
+    tools_executed: Mapping[str, int] = field(default_factory=dict)
     cache_hits: int | None = None
     cache_misses: int | None = None
     retry_attempts: int | None = None
@@ -226,6 +229,10 @@ def _selected(points: Iterable[Any], keep: Callable[[Mapping[str, Any]], bool]) 
     return [point for point in points if keep(point.attributes or {})]
 
 
+def _executed(attributes: Mapping[str, Any]) -> bool:
+    return attributes.get(semconv.TOOL_CALL_ORIGIN) == "executed"
+
+
 def _token_sum(points: Iterable[Any], token_type: str) -> int | None:
     typed = _selected(points, lambda attributes: attributes.get(semconv.TOKEN_TYPE) == token_type)
     return int(sum(point.sum for point in typed)) if typed else None
@@ -245,6 +252,7 @@ def build_summary(metrics_data: MetricsData, wall_seconds: float) -> RunSummary:
     if not models:
         models = _tally(durations, semconv.RESPONSE_MODEL)
     token_points = points.get(semconv.METRIC_TOKEN_USAGE, [])
+    tool_points = points.get(semconv.METRIC_TOOL_CALLS, [])
     return RunSummary(
         wall_seconds=wall_seconds,
         calls=_total(durations) or 0,
@@ -261,7 +269,8 @@ def build_summary(metrics_data: MetricsData, wall_seconds: float) -> RunSummary:
         cost_total=float(sum(point.sum for point in priced)) if priced else None,
         priced_calls=_total(priced) or 0,
         unpriced_calls=_total(unpriced),
-        tool_calls=_tally(points.get(semconv.METRIC_TOOL_CALLS, []), semconv.TOOL_NAME),
+        tool_calls=_tally(_selected(tool_points, lambda a: not _executed(a)), semconv.TOOL_NAME),
+        tools_executed=_tally(_selected(tool_points, _executed), semconv.TOOL_NAME),
         cache_hits=_total(points.get(semconv.METRIC_CACHE_HITS, [])),
         cache_misses=_total(points.get(semconv.METRIC_CACHE_MISSES, [])),
         retry_attempts=_total(points.get(semconv.METRIC_RETRY_ATTEMPTS, [])),
@@ -308,6 +317,8 @@ def _summary_lines(summary: RunSummary) -> Iterator[tuple[str, str]]:
         yield "cost", f"n/a ({unpriced})"
     if summary.tool_calls:
         yield "tool calls", _ranked(summary.tool_calls)
+    if summary.tools_executed:
+        yield "tools run", _ranked(summary.tools_executed)
     if summary.cache_hits is not None or summary.cache_misses is not None:
         hits, misses = summary.cache_hits or 0, summary.cache_misses or 0
         cache = f"hits {hits:,}  misses {misses:,}"

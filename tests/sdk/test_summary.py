@@ -136,7 +136,8 @@ def record_a_run(meter) -> None:
         unpriced.add(1, EMBED)
         tokens.record(8, {**EMBED, semconv.TOKEN_TYPE: semconv.TOKEN_TYPE_INPUT})
     for name, count in (("get_weather", 3), ("search_docs", 1)):
-        tools.add(count, {semconv.TOOL_NAME: name})
+        tools.add(count, {semconv.TOOL_NAME: name, semconv.TOOL_CALL_ORIGIN: "requested"})
+    tools.add(2, {semconv.TOOL_NAME: "get_weather", semconv.TOOL_CALL_ORIGIN: "executed"})
     meter.create_counter("agentops.cache.hits").add(3)
     meter.create_counter("agentops.cache.misses").add(7)
     meter.create_counter("agentops.retry.attempts").add(2, CHAT)
@@ -160,6 +161,7 @@ def test_run_summary_fields(reader):
     assert summary.first_chunk is not None
     assert summary.first_chunk.p50 == pytest.approx(0.044, rel=summary.first_chunk.relative_error)
     assert summary.tool_calls == {"get_weather": 3, "search_docs": 1}
+    assert summary.tools_executed == {"get_weather": 2}
     assert (summary.cache_hits, summary.cache_misses, summary.retry_attempts) == (3, 7, 2)
     provider.shutdown()
 
