@@ -32,7 +32,9 @@ def instrument(
     """
     from otel_agentops.instrumentors import INSTRUMENTORS, load
 
-    disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    disabled = {
+        name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")
+    }
     done = []
     for name in providers if providers is not None else INSTRUMENTORS:
         if name in disabled or name in _active:

@@ -1,7 +1,7 @@
 """Run the support agent: against OpenAI when OPENAI_API_KEY is set, else against the embedded fake provider.
 
-    cd examples && python -m support_agent
-    cd examples && opentelemetry-instrument python -m support_agent    # the same app, traced
+cd examples && python -m support_agent
+cd examples && opentelemetry-instrument python -m support_agent    # the same app, traced
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def main() -> int:
             from otel_agentops.fake_provider import FakeProvider
 
             fake = stack.enter_context(FakeProvider())
-            print(f"(no OPENAI_API_KEY: using the embedded fake provider at {fake.base_url})", file=sys.stderr)
+            print(
+                f"(no OPENAI_API_KEY: using the embedded fake provider at {fake.base_url})", file=sys.stderr
+            )
             client = OpenAI(api_key="fake-key", base_url=fake.openai_base_url, max_retries=0)
         answers = []
         for task in TASKS:

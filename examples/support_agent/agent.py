@@ -22,7 +22,9 @@ def run_agent(client: OpenAI, model: str, task: str) -> str:
         {"role": "user", "content": task},
     ]
     for _ in range(MAX_STEPS):
-        response = client.chat.completions.create(model=model, messages=messages, tools=TOOLS, temperature=0.2)
+        response = client.chat.completions.create(
+            model=model, messages=messages, tools=TOOLS, temperature=0.2
+        )
         message = response.choices[0].message
         if not message.tool_calls:
             return message.content or ""

@@ -43,7 +43,9 @@ def parse_targets(environ: Mapping[str, str]) -> list[FunctionTarget]:
         for entry in filter(None, (part.strip() for part in raw.split(","))):
             match = _ENTRY.match(entry)
             if match is None:
-                report_invalid(variable, entry, "module:qualname or module:qualname=name, comma-separated", "skipped")
+                report_invalid(
+                    variable, entry, "module:qualname or module:qualname=name, comma-separated", "skipped"
+                )
                 continue
             qualname = match["qualname"]
             name = (match["name"] or qualname.rpartition(".")[2]).strip()

@@ -65,7 +65,9 @@ class AgentTelemetry:
             with in_span():
                 return wrapped(*args, **kwargs)
 
-        async def run_async(wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        async def run_async(
+            wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
             with in_span():
                 return await wrapped(*args, **kwargs)
 

@@ -19,7 +19,9 @@ KINDS = ["sync", "async"]
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_chat_non_streaming(kind, fake_provider, instrumented):
-    fake_provider.script(Reply(text="It shipped yesterday.", input_tokens=42, output_tokens=7, cached_tokens=10))
+    fake_provider.script(
+        Reply(text="It shipped yesterday.", input_tokens=42, output_tokens=7, cached_tokens=10)
+    )
     llm = client(fake_provider, kind)
 
     result = await invoke(
@@ -59,7 +61,9 @@ async def test_chat_non_streaming(kind, fake_provider, instrumented):
     assert attributes.pop(semconv.USAGE_INPUT_TOKENS) == 42
     assert attributes.pop(semconv.USAGE_OUTPUT_TOKENS) == 7
     assert attributes.pop(semconv.USAGE_CACHE_READ_INPUT_TOKENS) == 10
-    assert attributes.pop(semconv.USAGE_COST) == pytest.approx(price("gpt-4o-mini", 42, 7, cached=10), rel=1e-12)
+    assert attributes.pop(semconv.USAGE_COST) == pytest.approx(
+        price("gpt-4o-mini", 42, 7, cached=10), rel=1e-12
+    )
     assert attributes == {}
 
 
@@ -74,7 +78,9 @@ async def test_chat_metrics(kind, fake_provider, instrumented):
     assert dict(duration.attributes) == expected
     assert duration.count == 1
     assert 0 < duration.sum < 10
-    tokens = {p.attributes[semconv.TOKEN_TYPE]: p for p in instrumented.metric_points(semconv.METRIC_TOKEN_USAGE)}
+    tokens = {
+        p.attributes[semconv.TOKEN_TYPE]: p for p in instrumented.metric_points(semconv.METRIC_TOKEN_USAGE)
+    }
     assert set(tokens) == {"input", "output"}
     assert (tokens["input"].sum, tokens["output"].sum) == (30, 5)
     assert dict(tokens["input"].attributes) == {**expected, semconv.TOKEN_TYPE: "input"}
@@ -143,15 +149,23 @@ async def test_tool_calls_requested(kind, stream, fake_provider, instrumented):
         for name in ("lookup_order", "search_docs")
     ]
     kwargs = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
-    result = await invoke(llm.chat.completions.create, model="gpt-4o-mini", messages=USER, tools=tools, **kwargs)
+    result = await invoke(
+        llm.chat.completions.create, model="gpt-4o-mini", messages=USER, tools=tools, **kwargs
+    )
     if stream:
         chunks = await drain(result)
         arguments = "".join(
-            tc.function.arguments or "" for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or ()
+            tc.function.arguments or ""
+            for c in chunks
+            if c.choices
+            for tc in c.choices[0].delta.tool_calls or ()
         )
         assert arguments == '{"order_id":"ORD-1042"}{"query":"returns"}'
     else:
-        assert [tc.function.name for tc in result.choices[0].message.tool_calls] == ["lookup_order", "search_docs"]
+        assert [tc.function.name for tc in result.choices[0].message.tool_calls] == [
+            "lookup_order",
+            "search_docs",
+        ]
 
     span = instrumented.span()
     assert span.attributes[semconv.RESPONSE_FINISH_REASONS] == ("tool_calls",)
@@ -192,7 +206,10 @@ async def test_chat_errors(kind, fault, exception, error_type, fake_provider, in
     assert attributes == {}  # no usage, and no cost claim, for a call that failed
     [errors] = instrumented.metric_points(semconv.METRIC_ERRORS)
     assert errors.value == 1
-    assert dict(errors.attributes) == {**base_attributes(fake_provider, "gpt-4o-mini"), semconv.ERROR_TYPE: error_type}
+    assert dict(errors.attributes) == {
+        **base_attributes(fake_provider, "gpt-4o-mini"),
+        semconv.ERROR_TYPE: error_type,
+    }
     [duration] = instrumented.metric_points(semconv.METRIC_OPERATION_DURATION)
     assert duration.attributes[semconv.ERROR_TYPE] == error_type
 
@@ -203,9 +220,13 @@ async def test_parse_structured_output(kind, fake_provider, instrumented):
         order: str
         shipped: bool
 
-    fake_provider.script(Reply(text=json.dumps({"order": "ORD-1042", "shipped": True}), input_tokens=9, output_tokens=4))
+    fake_provider.script(
+        Reply(text=json.dumps({"order": "ORD-1042", "shipped": True}), input_tokens=9, output_tokens=4)
+    )
     llm = client(fake_provider, kind)
-    result = await invoke(llm.chat.completions.parse, model="gpt-4o-mini", messages=USER, response_format=Answer)
+    result = await invoke(
+        llm.chat.completions.parse, model="gpt-4o-mini", messages=USER, response_format=Answer
+    )
 
     assert result.choices[0].message.parsed == Answer(order="ORD-1042", shipped=True)
     span = instrumented.span()
@@ -229,7 +250,9 @@ async def test_unpriced_model_is_flagged_not_zero(kind, fake_provider, instrumen
 
 async def test_sentinel_arguments_are_not_recorded(fake_provider, instrumented):
     llm = client(fake_provider, "sync")
-    llm.chat.completions.create(model="gpt-4o-mini", messages=USER, temperature=openai.NOT_GIVEN, top_p=openai.omit)
+    llm.chat.completions.create(
+        model="gpt-4o-mini", messages=USER, temperature=openai.NOT_GIVEN, top_p=openai.omit
+    )
     attributes = instrumented.span().attributes
     assert semconv.REQUEST_TEMPERATURE not in attributes
     assert semconv.REQUEST_TOP_P not in attributes
@@ -249,10 +272,14 @@ def test_provider_name_from_base_url(base_url, provider, port, instrumented):
     import httpx2
 
     def refuse(request):
-        return httpx2.Response(401, json={"error": {"message": "no", "type": "auth", "param": None, "code": None}})
+        return httpx2.Response(
+            401, json={"error": {"message": "no", "type": "auth", "param": None, "code": None}}
+        )
 
     llm = openai.OpenAI(
-        api_key="sk-test", base_url=base_url, max_retries=0,
+        api_key="sk-test",
+        base_url=base_url,
+        max_retries=0,
         http_client=openai.DefaultHttpxClient(transport=httpx2.MockTransport(refuse)),
     )
     with pytest.raises(openai.AuthenticationError):

@@ -17,11 +17,17 @@ KINDS = ["sync", "async"]
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_responses_create(kind, fake_provider, instrumented):
-    fake_provider.script(Reply(text="Shipped.", input_tokens=20, output_tokens=3, cached_tokens=4, reasoning_tokens=2))
+    fake_provider.script(
+        Reply(text="Shipped.", input_tokens=20, output_tokens=3, cached_tokens=4, reasoning_tokens=2)
+    )
     llm = client(fake_provider, kind)
     result = await invoke(
-        llm.responses.create, model="gpt-4o-mini", input="Where is ORD-1042?", instructions="Be brief.",
-        temperature=0.5, max_output_tokens=64,
+        llm.responses.create,
+        model="gpt-4o-mini",
+        input="Where is ORD-1042?",
+        instructions="Be brief.",
+        temperature=0.5,
+        max_output_tokens=64,
     )
     assert result.output_text == "Shipped."
 
@@ -39,18 +45,24 @@ async def test_responses_create(kind, fake_provider, instrumented):
     assert attributes.pop(semconv.USAGE_OUTPUT_TOKENS) == 3
     assert attributes.pop(semconv.USAGE_CACHE_READ_INPUT_TOKENS) == 4
     assert attributes.pop(semconv.USAGE_REASONING_OUTPUT_TOKENS) == 2
-    assert attributes.pop(semconv.USAGE_COST) == pytest.approx(price("gpt-4o-mini", 20, 3, cached=4), rel=1e-12)
+    assert attributes.pop(semconv.USAGE_COST) == pytest.approx(
+        price("gpt-4o-mini", 20, 3, cached=4), rel=1e-12
+    )
     assert attributes == {}
 
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_responses_streaming_with_function_call(kind, fake_provider, instrumented):
     fake_provider.script(
-        Reply(tool_calls=(ToolCall("lookup_order", {"order_id": "ORD-1042"}),), input_tokens=15, output_tokens=6)
+        Reply(
+            tool_calls=(ToolCall("lookup_order", {"order_id": "ORD-1042"}),), input_tokens=15, output_tokens=6
+        )
     )
     llm = client(fake_provider, kind)
     tools = [{"type": "function", "name": "lookup_order", "parameters": {"type": "object", "properties": {}}}]
-    stream = await invoke(llm.responses.create, model="gpt-4o-mini", input="ORD-1042?", tools=tools, stream=True)
+    stream = await invoke(
+        llm.responses.create, model="gpt-4o-mini", input="ORD-1042?", tools=tools, stream=True
+    )
     events = await drain(stream)
     assert events[-1].type == "response.completed"
 
@@ -91,7 +103,9 @@ async def test_responses_stream_helper(kind, fake_provider, instrumented):
 async def test_embeddings(kind, encoding, fake_provider, instrumented):
     llm = client(fake_provider, kind)
     kwargs = {"encoding_format": encoding} if encoding else {}
-    result = await invoke(llm.embeddings.create, model="text-embedding-3-small", input=["a b c", "d e"], **kwargs)
+    result = await invoke(
+        llm.embeddings.create, model="text-embedding-3-small", input=["a b c", "d e"], **kwargs
+    )
     assert len(result.data) == 2
 
     span = instrumented.span()
@@ -105,10 +119,13 @@ async def test_embeddings(kind, encoding, fake_provider, instrumented):
     assert attributes.pop(semconv.USAGE_INPUT_TOKENS) == result.usage.prompt_tokens
     assert attributes.pop(semconv.EMBEDDINGS_DIMENSION_COUNT) == len(result.data[0].embedding)
     expected_cost = float(
-        __import__("genai_prices").calc_price(
+        __import__("genai_prices")
+        .calc_price(
             __import__("genai_prices").Usage(input_tokens=result.usage.prompt_tokens, output_tokens=0),
-            "text-embedding-3-small", provider_id="openai",
-        ).total_price
+            "text-embedding-3-small",
+            provider_id="openai",
+        )
+        .total_price
     )
     assert attributes.pop(semconv.USAGE_COST) == pytest.approx(expected_cost, rel=1e-12)
     assert attributes == {}
@@ -137,7 +154,10 @@ async def test_with_raw_response_streaming(kind, fake_provider, instrumented):
     fake_provider.script(Reply(text="raw stream", input_tokens=5, output_tokens=2))
     llm = client(fake_provider, kind)
     raw = await invoke(
-        llm.chat.completions.with_raw_response.create, model="gpt-4o-mini", messages=USER, stream=True,
+        llm.chat.completions.with_raw_response.create,
+        model="gpt-4o-mini",
+        messages=USER,
+        stream=True,
         stream_options={"include_usage": True},
     )
     assert raw.http_response.status_code == 200
@@ -163,7 +183,9 @@ async def test_with_streaming_response_sync(fake_provider, instrumented):
 
 async def test_with_streaming_response_async_closed_unparsed(fake_provider, instrumented):
     llm = client(fake_provider, "async")
-    async with llm.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=USER) as response:
+    async with llm.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=USER
+    ) as response:
         assert response.http_response.status_code == 200
     span = instrumented.span()  # ended by the close, with what the headers told
     assert span.status.status_code.name == "UNSET"
