@@ -231,6 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "otel-agentops-fake-provider"
     timeout = _IDLE_CONNECTION_TIMEOUT
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's delayed
+    # ACK and every keep-alive request takes ~40 ms on loopback.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def do_GET(self) -> None:

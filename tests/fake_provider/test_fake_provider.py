@@ -738,3 +738,20 @@ def test_cli_serves_until_terminated() -> None:
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_keep_alive_requests_do_not_wait_for_delayed_acks(fake_provider):
+    """Regression: with Nagle's algorithm on, each keep-alive request took ~40 ms (the client's delayed ACK)."""
+    import statistics
+    import time
+
+    import openai
+
+    llm = openai.OpenAI(api_key="sk-test", base_url=fake_provider.openai_base_url, max_retries=0)
+    llm.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "warm up"}])
+    durations = []
+    for _ in range(9):
+        start = time.perf_counter()
+        llm.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        durations.append(time.perf_counter() - start)
+    assert statistics.median(durations) < 0.035
