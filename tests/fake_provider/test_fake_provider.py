@@ -741,7 +741,7 @@ def test_cli_serves_until_terminated() -> None:
 
 
 def test_keep_alive_requests_do_not_wait_for_delayed_acks(fake_provider):
-    """Regression: with Nagle's algorithm on, each keep-alive request took ~40 ms (the client's delayed ACK)."""
+    """Regression: with Nagle on, each keep-alive request took ~40 ms (the client's delayed ACK)."""
     import statistics
     import time
 
