@@ -1,9 +1,4 @@
-"""Every environment variable the plugin reads, parsed and validated in one place.
-
-Bad input never stops the host app: each malformed value is reported once, at WARNING level on the
-``otel_agentops.config`` logger, with the variable, the value and the accepted form, and the setting
-falls back to its default.
-"""
+"""The parsers every setting goes through, and the general settings (content capture, summary)."""
 
 from __future__ import annotations
 
