@@ -11,9 +11,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from otel_agentops.policies.errors import CircuitOpenError, RateLimitExceeded
 from otel_agentops.version import __version__
 
-__all__ = ["__version__", "instrument", "uninstrument"]
+__all__ = ["CircuitOpenError", "RateLimitExceeded", "__version__", "instrument", "uninstrument"]
 
 _active: dict[str, Any] = {}
 

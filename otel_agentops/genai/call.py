@@ -8,6 +8,7 @@ metric points and cost lives here, once, for every provider.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ class GenAICall:
     """
 
     __slots__ = (
+        "_end_hooks",
         "_ended",
         "_start",
         "cache_read_tokens",
@@ -98,6 +100,7 @@ class GenAICall:
         self.time_to_first_chunk: float | None = None
         self.output_messages: list[dict[str, Any]] | None = None
         self.stream_state: Any = None
+        self._end_hooks: list[Callable[[GenAICall], None]] | None = None
 
     @property
     def ended(self) -> bool:
@@ -112,6 +115,13 @@ class GenAICall:
             self.tool_calls = [name]
         else:
             self.tool_calls.append(name)
+
+    def on_end(self, hook: Callable[[GenAICall], None]) -> None:
+        """Run `hook(call)` once the response facts are in (e.g. to settle a token reservation)."""
+        if self._end_hooks is None:
+            self._end_hooks = [hook]
+        else:
+            self._end_hooks.append(hook)
 
     def set_content(self, key: str, value: object) -> None:
         """Record opt-in content (already in semantic-convention shape) as a JSON attribute."""
@@ -134,6 +144,12 @@ class GenAICall:
             report_internal_error("ending the GenAI span", exc)
         finally:
             self.span.end()
+        if self._end_hooks is not None:
+            for hook in self._end_hooks:
+                try:
+                    hook(self)
+                except Exception as exc:
+                    report_internal_error("call end hook", exc)
 
     def _finish(self, error: BaseException | None, abandoned: bool) -> None:
         duration = perf_counter() - self._start

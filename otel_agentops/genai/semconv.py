@@ -54,6 +54,8 @@ COST_UNPRICED = "agentops.cost.unpriced"
 STREAM_ABANDONED = "agentops.stream.abandoned"
 CACHE_HIT = "agentops.cache.hit"
 RETRY_ATTEMPTS = "agentops.retry.attempts"
+POLICY_KEY = "agentops.policy.key"
+FALLBACK_MODEL = "agentops.fallback.model"
 REQUEST_TOOL_CALLS = "agentops.response.tool_calls"
 TOOL_CALL_ORIGIN = "agentops.tool.origin"
 
@@ -74,6 +76,11 @@ METRIC_UNPRICED_CALLS = "agentops.cost.unpriced_calls"
 METRIC_CACHE_HITS = "agentops.cache.hits"
 METRIC_CACHE_MISSES = "agentops.cache.misses"
 METRIC_RETRY_ATTEMPTS = "agentops.retry.attempts"
+METRIC_BREAKER_STATE = "agentops.circuit_breaker.state"
+METRIC_BREAKER_TRANSITIONS = "agentops.circuit_breaker.transitions"
+METRIC_RATE_LIMIT_WAIT = "agentops.rate_limit.wait"
+METRIC_RATE_LIMIT_REJECTIONS = "agentops.rate_limit.rejections"
+METRIC_FALLBACKS = "agentops.fallback.calls"
 
 # Bucket boundaries the GenAI semantic conventions recommend for these histograms.
 DURATION_BUCKETS = (

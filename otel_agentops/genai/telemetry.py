@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from opentelemetry import metrics, trace
 
-from otel_agentops.config import Settings
+from otel_agentops.config import Settings, policies
 from otel_agentops.genai.call import compact_json
 from otel_agentops.genai.metrics import GenAIMetrics
+from otel_agentops.policies.chain import PolicyChain
 from otel_agentops.version import __version__
 
 SCOPE_NAME = "otel_agentops"
 
 
 class Telemetry:
-    __slots__ = ("capture_on_span", "metrics", "settings", "tracer")
+    __slots__ = ("capture_on_span", "metrics", "policies", "settings", "tracer")
 
     def __init__(
         self,
@@ -24,7 +25,11 @@ class Telemetry:
         self.settings = settings
         self.capture_on_span = settings.content_capture.on_span
         self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
-        self.metrics = GenAIMetrics(metrics.get_meter(SCOPE_NAME, __version__, meter_provider))
+        meter = metrics.get_meter(SCOPE_NAME, __version__, meter_provider)
+        self.metrics = GenAIMetrics(meter)
+        policy_settings = policies.load()
+        # None when nothing is configured: the wrappers then call the SDK directly, at no cost.
+        self.policies = PolicyChain(policy_settings, meter) if policy_settings.enabled else None
 
     def content_json(self, value: object) -> str:
         return compact_json(value)

@@ -17,6 +17,8 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from otel_agentops.genai.call import GenAICall
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.telemetry import Telemetry
+from otel_agentops.policies.chain import PolicyChain
+from otel_agentops.policies.sdk_retries import without_sdk_retries
 
 Begin = Callable[[Telemetry, Any, tuple[Any, ...], dict[str, Any]], GenAICall]
 Finish = Callable[[GenAICall, Any], Any]
@@ -53,6 +55,20 @@ def _finish(operation: Operation, call: GenAICall, result: Any) -> Any:
         return result
 
 
+def _sender(
+    chain: PolicyChain,
+    call: GenAICall,
+    wrapped: Callable[..., Any],
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Callable[[dict[str, Any]], Any]:
+    """How the chain sends one attempt (possibly with another model): the SDK method, with the SDK's own
+    retries switched off when our retry policy owns the budget."""
+    target = without_sdk_retries(wrapped, instance) if chain.wants_sdk_retries_off(call, kwargs) else wrapped
+    return lambda attempt_kwargs: target(*args, **attempt_kwargs)
+
+
 def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -62,7 +78,11 @@ def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             return wrapped(*args, **kwargs)
         token = otel_context.attach(call.context)
         try:
-            result = wrapped(*args, **kwargs)
+            chain = telemetry.policies
+            if chain is None:
+                result = wrapped(*args, **kwargs)
+            else:
+                result = chain.run_sync(call, _sender(chain, call, wrapped, instance, args, kwargs), kwargs)
         except BaseException as exc:
             otel_context.detach(token)
             call.end(exc)
@@ -82,7 +102,13 @@ def async_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             return await wrapped(*args, **kwargs)
         token = otel_context.attach(call.context)
         try:
-            result = await wrapped(*args, **kwargs)
+            chain = telemetry.policies
+            if chain is None:
+                result = await wrapped(*args, **kwargs)
+            else:
+                result = await chain.run_async(
+                    call, _sender(chain, call, wrapped, instance, args, kwargs), kwargs
+                )
         except BaseException as exc:
             otel_context.detach(token)
             call.end(exc)
