@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 logger = logging.getLogger("otel_agentops.config")
 
@@ -122,8 +123,15 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parsed once per environment, so several instrumentors report a bad value once, not each."""
         env = os.environ if environ is None else environ
-        return cls(
-            content_capture=parse_content_capture(env),
-            summary=parse_bool(env, SUMMARY, False),
-        )
+        return _settings(tuple((name, env[name]) for name in _VARIABLES if name in env))
+
+
+_VARIABLES = (CAPTURE_MESSAGE_CONTENT, SUMMARY)
+
+
+@lru_cache(maxsize=8)
+def _settings(relevant: tuple[tuple[str, str], ...]) -> Settings:
+    env = dict(relevant)
+    return Settings(content_capture=parse_content_capture(env), summary=parse_bool(env, SUMMARY, False))

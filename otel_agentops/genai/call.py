@@ -47,6 +47,7 @@ class GenAICall:
     __slots__ = (
         "_end_hooks",
         "_ended",
+        "_extra",
         "_start",
         "cache_read_tokens",
         "cache_write_tokens",
@@ -101,6 +102,7 @@ class GenAICall:
         self.output_messages: list[dict[str, Any]] | None = None
         self.stream_state: Any = None
         self._end_hooks: list[Callable[[GenAICall], None]] | None = None
+        self._extra: dict[str, AttributeValue] | None = None
 
     @property
     def ended(self) -> bool:
@@ -115,6 +117,13 @@ class GenAICall:
             self.tool_calls = [name]
         else:
             self.tool_calls.append(name)
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        """An attribute for the span, written with the others at the end (one SDK call, not one each)."""
+        if self._extra is None:
+            self._extra = {key: value}
+        else:
+            self._extra[key] = value
 
     def on_end(self, hook: Callable[[GenAICall], None]) -> None:
         """Run `hook(call)` once the response facts are in (e.g. to settle a token reservation)."""
@@ -155,7 +164,7 @@ class GenAICall:
         duration = perf_counter() - self._start
         span = self.span
         metrics = self.telemetry.metrics
-        attrs: dict[str, AttributeValue] = {}
+        attrs: dict[str, AttributeValue] = self._extra if self._extra is not None else {}
         metric_attrs = dict(self.metric_attributes)
         if self.response_model:
             attrs[semconv.RESPONSE_MODEL] = metric_attrs[semconv.RESPONSE_MODEL] = self.response_model

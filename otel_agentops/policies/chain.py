@@ -158,7 +158,7 @@ class PolicyChain:
                 )
                 continue
             if index:
-                span.set_attribute(semconv.FALLBACK_MODEL, model)
+                call.set_attribute(semconv.FALLBACK_MODEL, model)
             return result
         raise AssertionError("unreachable: the last model either returns or raises")
 
@@ -188,6 +188,8 @@ class PolicyChain:
                 reservation = self._reserve(call, limiter, kwargs, span)
                 if reservation.wait > 0:
                     yield Sleep(reservation.wait)
+                if not reservation.tracks_tokens:
+                    reservation = None
             outcome = yield Send(kwargs)
             if type(outcome) is not Failed:
                 if breaker is not None:
@@ -195,7 +197,7 @@ class PolicyChain:
                 if reservation is not None:
                     call.on_end(_settle_tokens(reservation))
                 if retry is not None:
-                    span.set_attribute(semconv.RETRY_ATTEMPTS, attempt)
+                    call.set_attribute(semconv.RETRY_ATTEMPTS, attempt)
                 return outcome
             error = outcome.error
             transient = is_transient(error)
@@ -203,7 +205,7 @@ class PolicyChain:
                 breaker.on_failure(transient, probe, clock.monotonic())
             if retry is None or not transient or attempt >= retry.max_attempts:
                 if retry is not None:
-                    span.set_attribute(semconv.RETRY_ATTEMPTS, attempt)
+                    call.set_attribute(semconv.RETRY_ATTEMPTS, attempt)
                 raise error
             delay = retry.delay(attempt, error, clock.wall())
             kind = error_type(error)
@@ -226,7 +228,8 @@ class PolicyChain:
     ) -> Reservation:
         labels = {semconv.POLICY_KEY: limiter.key}
         try:
-            reservation = limiter.acquire(estimate_tokens(kwargs), _clock.CLOCK.monotonic())
+            tokens = estimate_tokens(kwargs) if limiter.counts_tokens else 0
+            reservation = limiter.acquire(tokens, _clock.CLOCK.monotonic())
         except RateLimitExceeded as exc:
             self._rate_rejections.add(1, labels)
             span.add_event(
@@ -304,9 +307,32 @@ _CHARS_PER_TOKEN = 4
 
 
 def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
-    """A cheap upper-ish estimate before the call: prompt characters / 4 plus the output budget."""
+    """A cheap, generous estimate before the call: prompt characters / 4 plus the output budget."""
     chars = 0
-    stack: list[Any] = [kwargs.get(key) for key in ("messages", "input", "system", "instructions", "prompt")]
+    for key in ("messages", "input", "system", "instructions", "prompt"):
+        value = kwargs.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            chars += len(value)
+            continue
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            content = item.get("content") if isinstance(item, dict) else item
+            # The common case, a chat message with plain text, without walking the whole structure.
+            chars += len(content) if isinstance(content, str) else _chars(item)
+    budget = 0
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        value = kwargs.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            budget = value
+            break
+    return math.ceil(chars / _CHARS_PER_TOKEN) + budget
+
+
+def _chars(value: Any) -> int:
+    """Characters of every string inside a nested request structure (content blocks, tool calls...)."""
+    chars = 0
+    stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
@@ -315,10 +341,4 @@ def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
-    budget = 0
-    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
-        value = kwargs.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            budget = value
-            break
-    return math.ceil(chars / _CHARS_PER_TOKEN) + budget
+    return chars

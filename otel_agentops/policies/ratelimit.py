@@ -63,6 +63,10 @@ class _Window:
 class Reservation:
     __slots__ = ("_entry", "_limiter", "wait")
 
+    @property
+    def tracks_tokens(self) -> bool:
+        return self._entry is not None
+
     def __init__(self, limiter: RateLimiter, entry: _Entry | None, wait: float) -> None:
         self._limiter = limiter
         self._entry = entry
@@ -83,6 +87,10 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._requests = _Window(settings.rpm) if settings.rpm else None
         self._tokens = _Window(settings.tpm) if settings.tpm else None
+
+    @property
+    def counts_tokens(self) -> bool:
+        return self._tokens is not None
 
     def acquire(self, estimated_tokens: int, now: float) -> Reservation:
         """Reserve a slot; the caller sleeps `wait` seconds. Raises RateLimitExceeded instead of waiting

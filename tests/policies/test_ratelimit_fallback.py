@@ -112,7 +112,12 @@ def test_tpm_uses_estimate_then_real_usage():
 
 def test_token_estimate():
     kwargs = {"messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 50}
-    assert estimate_tokens(kwargs) == 100 + 50 + 1  # "user" counts too: roles are short, estimate is generous
+    assert estimate_tokens(kwargs) == 100 + 50
+    blocks = {
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "y" * 40}]}],
+        "input": "z" * 8,
+    }
+    assert estimate_tokens(blocks) == 14  # nested content walked: "user", "text" and 40 + 8 chars -> 56 / 4
 
 
 async def test_fallback_after_retries_are_exhausted(fake_provider, instrument, clock):
