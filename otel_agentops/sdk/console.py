@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from opentelemetry.sdk.resources import SERVICE_NAME
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
@@ -28,9 +28,6 @@ from otel_agentops.genai import semconv
 __all__ = ["ConsoleTreeSpanExporter", "format_duration"]
 
 _logger = logging.getLogger(__name__)
-
-# Span attributes written by the cache and retry policies. They are not (yet) in semconv.py, which this
-# part of the tree does not own; move them there when the policies land.
 
 _DIM = "\x1b[2m"
 _RED = "\x1b[31m"
@@ -231,7 +228,13 @@ class ConsoleTreeSpanExporter(SpanExporter):
             span, indent, last = stack.pop()
             guide = self._paint(indent + (_LAST if last else _MIDDLE), _DIM, colour)
             lines.append(guide + self._span_text(span, colour))
-            push(children.get(span.context.span_id, []), indent + (_BLANK if last else _BAR))
+            below = indent + (_BLANK if last else _BAR)
+            lines.extend(
+                self._paint(below + "· ", _DIM, colour) + _event_text(event)
+                for event in span.events
+                if event.name.startswith(_POLICY_EVENT_PREFIX)
+            )
+            push(children.get(span.context.span_id, []), below)
         if buffer.dropped:
             lines.append(f"… {buffer.dropped} more spans not shown (max_spans_per_trace={self._max_spans})")
         return lines
@@ -294,6 +297,19 @@ class ConsoleTreeSpanExporter(SpanExporter):
         if not self._failure_logged:
             self._failure_logged = True
             _logger.debug("agentops console exporter failed; further failures are not logged", exc_info=True)
+
+
+_POLICY_EVENT_PREFIX = "agentops."
+
+
+def _event_text(event: Event) -> str:
+    """A policy event (retry, breaker rejection, rate-limit wait, fallback) on one line under its span."""
+    details = []
+    for key, value in (event.attributes or {}).items():
+        short = key.rpartition(".")[2] if key.startswith(_POLICY_EVENT_PREFIX) else key
+        shown = f"{value:.3g}" if isinstance(value, float) else value
+        details.append(f"{short} {shown}")
+    return f"{event.name}  " + ", ".join(details) if details else event.name
 
 
 def format_cost(cost: float) -> str:

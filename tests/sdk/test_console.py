@@ -376,3 +376,26 @@ def test_entry_points_resolve_through_the_sdk_configurator():
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_policy_events_are_printed_under_their_span():
+    out = io.StringIO()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ConsoleTreeSpanExporter(out=out)))
+    tracer = provider.get_tracer("test")
+    attributes = {semconv.OPERATION_NAME: "chat", semconv.RETRY_ATTEMPTS: 2}
+    span = tracer.start_span("chat gpt-4o-mini", start_time=0, attributes=attributes)
+    span.add_event(
+        "agentops.retry",
+        {
+            "agentops.retry.attempt": 1,
+            "agentops.retry.delay": 0.4123,
+            semconv.ERROR_TYPE: "openai.RateLimitError",
+        },
+    )
+    span.add_event("gen_ai.choice", {"index": 0})  # not ours: not printed
+    span.end(end_time=1_500_000_000)
+    assert out.getvalue().splitlines()[1:] == [
+        "└─ chat gpt-4o-mini  1.500 s  attempts 2",
+        "   · agentops.retry  attempt 1, delay 0.412, error.type openai.RateLimitError",
+    ]
