@@ -11,10 +11,21 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from otel_agentops.agents.api import agent, conversation, tool, workflow
 from otel_agentops.policies.errors import CircuitOpenError, RateLimitExceeded
 from otel_agentops.version import __version__
 
-__all__ = ["CircuitOpenError", "RateLimitExceeded", "__version__", "instrument", "uninstrument"]
+__all__ = [
+    "CircuitOpenError",
+    "RateLimitExceeded",
+    "__version__",
+    "agent",
+    "conversation",
+    "instrument",
+    "tool",
+    "uninstrument",
+    "workflow",
+]
 
 _active: dict[str, Any] = {}
 

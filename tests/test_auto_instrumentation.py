@@ -111,11 +111,20 @@ def test_example_agent_spans_under_opentelemetry_instrument():
     assert attributes.pop("gen_ai.response.id").startswith("chatcmpl-")
     assert attributes.pop("gen_ai.response.finish_reasons") == ["tool_calls"]
     assert attributes.pop("agentops.response.tool_calls") in (["lookup_order"], ["search_docs"])
+    [call_id] = attributes.pop("agentops.response.tool_call_ids")
     assert attributes.pop("gen_ai.usage.input_tokens") > 0
     assert attributes.pop("gen_ai.usage.output_tokens") > 0
     assert attributes.pop("gen_ai.usage.cost") > 0
     assert attributes == {}
     assert first_step["kind"] == "SpanKind.CLIENT"
+    # The tool span that ran this call carries the model's call id: the two join up, zero-code.
+    [tool_span] = [
+        s
+        for s in spans
+        if s["name"].startswith("execute_tool")
+        and s["context"]["trace_id"] == first_step["context"]["trace_id"]
+    ]
+    assert tool_span["attributes"]["gen_ai.tool.call.id"] == call_id
     assert first_step["resource"]["attributes"]["service.name"] == "support-agent"
     # No prompt or completion content without the opt-in.
     assert "gen_ai.input.messages" not in result.stdout
@@ -147,3 +156,51 @@ def test_disabled_instrumentations_are_honoured(disabled):
     names = {span["name"] for span in json_spans(result.stdout)}
     assert not any(name.startswith(("chat ", "embeddings ")) for name in names)
     assert ("invoke_agent support-agent" in names) == (disabled != "*")
+
+
+def test_anthropic_app_one_llm_span_per_call_under_opentelemetry_instrument():
+    """anthropic 2.x traces itself under the distro's global TracerProvider; the user still sees one span."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ANTHROPIC_"))}
+    result = subprocess.run(
+        [str(INSTRUMENT), sys.executable, str(ROOT / "tests" / "apps" / "anthropic_app.py")],
+        env={
+            **clean,
+            "OTEL_SERVICE_NAME": "anthropic-app",
+            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    spans = json_spans(result.stdout)
+    names: dict[str, int] = {}
+    for span in spans:
+        names[span["name"]] = names.get(span["name"], 0) + 1
+    # create, create(stream=True), the stream() helper, async create; count_tokens keeps Anthropic's own span.
+    assert names == {"chat claude-haiku-4-5": 4, "anthropic.messages.count_tokens": 1}
+    chats = [span for span in spans if span["name"] == "chat claude-haiku-4-5"]
+    plain = next(span for span in chats if "gen_ai.request.stream" not in span["attributes"])
+    attributes = dict(plain["attributes"])
+    assert attributes.pop("gen_ai.operation.name") == "chat"
+    assert attributes.pop("gen_ai.provider.name") == "anthropic"
+    assert attributes.pop("gen_ai.request.model") == "claude-haiku-4-5"
+    assert attributes.pop("gen_ai.request.max_tokens") == 256
+    assert attributes.pop("server.address") == "127.0.0.1"
+    assert isinstance(attributes.pop("server.port"), int)
+    assert attributes.pop("gen_ai.response.model") == "claude-haiku-4-5"
+    assert attributes.pop("gen_ai.response.id").startswith("msg_fake")
+    assert attributes.pop("gen_ai.response.finish_reasons") == ["end_turn"]
+    assert attributes.pop("gen_ai.usage.input_tokens") > 0
+    assert attributes.pop("gen_ai.usage.output_tokens") > 0
+    assert attributes.pop("gen_ai.usage.cost") > 0
+    assert attributes == {}
+    # Every request's traceparent (injected by the SDK) names the LLM span it belongs to.
+    [report_line] = [line for line in result.stdout.splitlines() if line.startswith('{"anthropic_app"')]
+    report = json.loads(report_line)["anthropic_app"]
+    sent = [r["traceparent"].split("-")[2] for r in report["requests"] if r["path"] == "/v1/messages"]
+    assert sorted(sent) == sorted(span["context"]["span_id"].removeprefix("0x") for span in chats)

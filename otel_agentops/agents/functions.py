@@ -18,7 +18,8 @@ from typing import Any
 
 import wrapt
 
-from otel_agentops.agents.spans import AGENT, TOOL, AgentTelemetry
+from otel_agentops.agents.api import wrap
+from otel_agentops.agents.spans import AGENT, TOOL
 from otel_agentops.config import report_invalid
 from otel_agentops.genai.failsafe import report_internal_error
 
@@ -53,15 +54,15 @@ def parse_targets(environ: Mapping[str, str]) -> list[FunctionTarget]:
     return targets
 
 
-def install(telemetry: AgentTelemetry, environ: Mapping[str, str] | None = None) -> list[Callable[[], None]]:
+def install(environ: Mapping[str, str] | None = None) -> list[Callable[[], None]]:
     """Register the import hooks; returns the undo functions for the ones applied so far."""
     undo: list[Callable[[], None]] = []
     for target in parse_targets(os.environ if environ is None else environ):
-        wrapt.register_post_import_hook(_hook(telemetry, target, undo), target.module)
+        wrapt.register_post_import_hook(_hook(target, undo), target.module)
     return undo
 
 
-def _hook(telemetry: AgentTelemetry, target: FunctionTarget, undo: list[Callable[[], None]]) -> Any:
+def _hook(target: FunctionTarget, undo: list[Callable[[], None]]) -> Any:
     def on_import(module: Any) -> None:
         try:
             parent_path, _, attribute = target.qualname.rpartition(".")
@@ -78,8 +79,7 @@ def _hook(telemetry: AgentTelemetry, target: FunctionTarget, undo: list[Callable
             )
             return
         try:
-            wrapper = telemetry.span_wrapper(target.operation, target.name, original)
-            wrapt.wrap_function_wrapper(parent, attribute, wrapper)
+            setattr(parent, attribute, wrap(target.operation, target.name, original))
             undo.append(lambda: setattr(parent, attribute, original))
         except Exception as exc:
             report_internal_error(f"wrapping {target.module}:{target.qualname}", exc)

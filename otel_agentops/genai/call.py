@@ -7,7 +7,6 @@ metric points and cost lives here, once, for every provider.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentops.genai import semconv
+from otel_agentops.genai import semconv, tool_joins
+from otel_agentops.genai.conversation import conversation_id
 from otel_agentops.genai.cost import call_cost
 from otel_agentops.genai.errors import error_type
 from otel_agentops.genai.failsafe import report_internal_error
@@ -67,6 +67,7 @@ class GenAICall:
         "stream_state",
         "telemetry",
         "time_to_first_chunk",
+        "tool_call_ids",
         "tool_calls",
     )
 
@@ -83,6 +84,9 @@ class GenAICall:
         self.provider = provider
         self.request_model = request_model
         self.metric_attributes = {key: attributes[key] for key in _METRIC_KEYS if key in attributes}
+        conversation = conversation_id()
+        if conversation is not None:
+            attributes[semconv.CONVERSATION_ID] = conversation
         name = f"{operation} {request_model}" if request_model else operation
         self.span: Span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         self.context: Context = trace.set_span_in_context(self.span)
@@ -98,6 +102,7 @@ class GenAICall:
         self.reasoning_tokens: int | None = None
         self.embedding_dimensions: int | None = None
         self.tool_calls: list[str] | None = None
+        self.tool_call_ids: list[str] | None = None
         self.time_to_first_chunk: float | None = None
         self.output_messages: list[dict[str, Any]] | None = None
         self.stream_state: Any = None
@@ -112,11 +117,16 @@ class GenAICall:
         if self.time_to_first_chunk is None:
             self.time_to_first_chunk = perf_counter() - self._start
 
-    def add_tool_call(self, name: str) -> None:
+    def add_tool_call(self, name: str, call_id: str | None = None) -> None:
         if self.tool_calls is None:
             self.tool_calls = [name]
         else:
             self.tool_calls.append(name)
+        if call_id:
+            if self.tool_call_ids is None:
+                self.tool_call_ids = [call_id]
+            else:
+                self.tool_call_ids.append(call_id)
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         """An attribute for the span, written with the others at the end (one SDK call, not one each)."""
@@ -178,6 +188,12 @@ class GenAICall:
             attrs[semconv.EMBEDDINGS_DIMENSION_COUNT] = self.embedding_dimensions
         if self.tool_calls:
             attrs[semconv.REQUEST_TOOL_CALLS] = self.tool_calls
+            if self.tool_call_ids and len(self.tool_call_ids) == len(self.tool_calls):
+                attrs[semconv.RESPONSE_TOOL_CALL_IDS] = self.tool_call_ids
+                tool_joins.remember(
+                    self.span.get_span_context().trace_id,
+                    zip(self.tool_calls, self.tool_call_ids, strict=False),
+                )
         cost = self._usage_attributes(attrs)
 
         err_type: str | None = None
@@ -253,7 +269,3 @@ class GenAICall:
         else:
             attrs[semconv.USAGE_COST] = cost
         return cost
-
-
-def compact_json(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from opentelemetry import metrics, trace
 
 from otel_agentops.config import Settings, policies
-from otel_agentops.genai.call import compact_json
+from otel_agentops.genai.content import content_json
 from otel_agentops.genai.metrics import GenAIMetrics
 from otel_agentops.policies.chain import PolicyChain
 from otel_agentops.version import __version__
@@ -32,7 +32,7 @@ class Telemetry:
         self.policies = PolicyChain(policy_settings, meter) if policy_settings.enabled else None
 
     def content_json(self, value: object) -> str:
-        return compact_json(value)
+        return content_json(value)
 
     def error_description(self, error: BaseException) -> str:
         return str(error)

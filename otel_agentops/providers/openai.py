@@ -334,7 +334,7 @@ def _chat_completion(call: GenAICall, completion: Any) -> None:
         message = _field(choice, "message")
         tool_calls = _field(message, "tool_calls") or ()
         for tool_call in tool_calls:
-            call.add_tool_call(_field(_field(tool_call, "function"), "name"))
+            call.add_tool_call(_field(_field(tool_call, "function"), "name"), _field(tool_call, "id"))
         if outputs is not None:
             parts = _content_parts(_field(message, "content"))
             for tool_call in tool_calls:
@@ -385,7 +385,7 @@ def _chat_chunk(call: GenAICall, chunk: Any) -> None:
             if entry is None:
                 entry = state.tool_calls[key] = [_field(tool_delta, "id"), _field(function, "name"), []]
                 if entry[1]:
-                    call.add_tool_call(entry[1])
+                    call.add_tool_call(entry[1], entry[0])
             if capture and function is not None:
                 fragment = _field(function, "arguments")
                 if fragment:
@@ -431,7 +431,7 @@ def _response_object(call: GenAICall, response: Any) -> None:
         kind = _field(item, "type")
         if kind == "function_call":
             has_tool_call = True
-            call.add_tool_call(_field(item, "name"))
+            call.add_tool_call(_field(item, "name"), _field(item, "call_id"))
             parts.append(
                 _tool_call_part(_field(item, "call_id"), _field(item, "name"), _field(item, "arguments"))
             )
@@ -458,7 +458,7 @@ def _responses_event(call: GenAICall, event: Any) -> None:
     kind = _field(event, "type")
     if kind in _RESPONSE_FINAL_EVENTS:
         # The final event carries the whole response, tool calls included: read everything from it once.
-        call.tool_calls = None
+        call.tool_calls = call.tool_call_ids = None
         _response_object(call, _field(event, "response"))
         call.stream_state.done = True
     elif kind == "response.created":
