@@ -11,6 +11,7 @@ from typing import Any
 
 INSTRUMENTORS: dict[str, str] = {
     "agentops_openai": "otel_agentops.providers.openai:OpenAIInstrumentor",
+    "agentops_anthropic": "otel_agentops.providers.anthropic:AnthropicInstrumentor",
     "agentops_agents": "otel_agentops.agents.instrumentor:AgentFunctionsInstrumentor",
     "agentops_threads": "otel_agentops.agents.threads:ThreadContextInstrumentor",
 }

@@ -105,6 +105,9 @@ class Reply:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     finish_reason: FinishReason | None = None
+    # Prompt tokens written to the provider's cache (Anthropic's cache_creation_input_tokens); like
+    # `cached_tokens`, part of `input_tokens`.
+    cache_creation_tokens: int = 0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Reply:
@@ -123,6 +126,7 @@ class Usage:
     output_tokens: int
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_creation_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -171,6 +175,7 @@ def complete(conversation: Conversation, script: Reply | None = None) -> Complet
         output_tokens=counted_out if reply.output_tokens is None else reply.output_tokens,
         cached_tokens=reply.cached_tokens,
         reasoning_tokens=reply.reasoning_tokens,
+        cache_creation_tokens=reply.cache_creation_tokens,
     )
     return Completion(text=text, tool_calls=tool_calls, finish_reason=finish_reason, usage=usage)
 

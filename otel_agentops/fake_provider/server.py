@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from otel_agentops.fake_provider import anthropic as anthropic_wire
 from otel_agentops.fake_provider import control
 from otel_agentops.fake_provider import openai as openai_wire
 from otel_agentops.fake_provider.faults import FAULT_HEADER, Fault
@@ -34,7 +35,7 @@ from otel_agentops.fake_provider.wire import Exchange, JsonReply, Route, StreamR
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WIRE_FORMATS: tuple[WireFormat, ...] = (openai_wire.WIRE,)
+DEFAULT_WIRE_FORMATS: tuple[WireFormat, ...] = (openai_wire.WIRE, anthropic_wire.WIRE)
 _LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
 _POLL_INTERVAL = 0.05
 _STOP_JOIN_TIMEOUT = 5.0
@@ -54,11 +55,13 @@ class _Match:
 
 class _Router:
     def __init__(self, wire_formats: Iterable[WireFormat]) -> None:
-        self._routes = [(route, wire) for wire in wire_formats for route in wire.routes]
+        routes = [(route, wire) for wire in wire_formats for route in wire.routes]
+        # Routes that require a header (same method and path as another provider's) are tried first.
+        self._routes = sorted(routes, key=lambda item: item[0].header is None)
 
-    def match(self, method: str, path: str) -> _Match | None:
+    def match(self, method: str, path: str, headers: Mapping[str, str] | None = None) -> _Match | None:
         for route, wire in self._routes:
-            params = route.match(method, path)
+            params = route.match(method, path, headers)
             if params is not None:
                 return _Match(route, wire, params)
         return None
@@ -141,6 +144,11 @@ class FakeProvider:
     @property
     def openai_base_url(self) -> str:
         return f"{self.base_url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """The Anthropic SDK's `base_url` (it adds ``/v1/...`` itself)."""
+        return self.base_url
 
     # --- test API ----------------------------------------------------------------------------------------
 
@@ -259,7 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         if target.path.startswith(control.PREFIX):
             self._send_json(control.handle(provider, self.command, target.path, _parse_json(raw_body)))
             return
-        match = provider._router.match(self.command, target.path)
+        match = provider._router.match(self.command, target.path, self.headers)
         request = self._record(target.path, target.query, raw_body, match)
         path, wire = request.path, match.wire if match else None
         request_id = {"x-request-id": f"req_fake{request.sequence:06d}"}

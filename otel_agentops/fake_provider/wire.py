@@ -68,14 +68,23 @@ ErrorShape = Callable[[WireError], Any]
 
 @dataclass(frozen=True)
 class Route:
-    """`path` may hold ``{name}`` placeholders (one path segment each); ``{model}`` names the model."""
+    """`path` may hold ``{name}`` placeholders (one path segment each); ``{model}`` names the model.
+
+    `header`, when set, is a request header the route requires (e.g. ``anthropic-version``), so two wire
+    formats can serve the same method and path; the router tries such routes before unconditional ones.
+    """
 
     method: str
     path: str
     handler: Handler
+    header: str | None = None
 
-    def match(self, method: str, path: str) -> dict[str, str] | None:
+    def match(
+        self, method: str, path: str, headers: Mapping[str, str] | None = None
+    ) -> dict[str, str] | None:
         if method != self.method:
+            return None
+        if self.header is not None and (headers is None or headers.get(self.header) is None):
             return None
         found = self._pattern.fullmatch(path)
         return found.groupdict() if found else None

@@ -75,6 +75,8 @@ async def test_responses_streaming_with_function_call(kind, fake_provider, instr
     assert attributes.pop(semconv.RESPONSE_MODEL) == "gpt-4o-mini"
     assert attributes.pop(semconv.RESPONSE_FINISH_REASONS) == ("tool_call",)
     assert attributes.pop(semconv.REQUEST_TOOL_CALLS) == ("lookup_order",)
+    function_calls = [item for item in events[-1].response.output if item.type == "function_call"]
+    assert attributes.pop(semconv.RESPONSE_TOOL_CALL_IDS) == tuple(item.call_id for item in function_calls)
     assert attributes.pop(semconv.USAGE_INPUT_TOKENS) == 15
     assert attributes.pop(semconv.USAGE_OUTPUT_TOKENS) == 6
     assert attributes.pop(semconv.USAGE_COST) == pytest.approx(price("gpt-4o-mini", 15, 6), rel=1e-12)
