@@ -40,7 +40,6 @@ is a non-recording stand-in carrying our span's context. Consequences:
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -53,7 +52,10 @@ from opentelemetry import trace
 
 from otel_agentops.genai import semconv
 from otel_agentops.genai.call import GenAICall
+from otel_agentops.genai.endpoint import Endpoints
 from otel_agentops.genai.failsafe import report_internal_error
+from otel_agentops.genai.fields import Arguments, field
+from otel_agentops.genai.results import finisher
 from otel_agentops.genai.stream import AsyncStreamProxy, SyncStreamProxy
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation
@@ -63,7 +65,6 @@ _INSTRUMENTS = ("anthropic >= 0.40.0, < 3",)
 _PROVIDER = "anthropic"
 # Older SDKs do not declare `_gen_ai_provider_name` on their client classes; their class names do.
 _CLASS_PROVIDERS = (("Bedrock", "aws.bedrock"), ("Vertex", "gcp.vertex_ai"))
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 # (request kwarg, span attribute) for the plain numeric request parameters.
 _PARAMS = (
@@ -76,34 +77,9 @@ _PARAMS = (
 _CLIENT_TOOL_USE = "tool_use"
 _TOOL_CALL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
-_server_cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}
 
-
-class _Sentinels:
-    """Filled in when instrumenting, so that importing this module does not import anthropic."""
-
-    types: tuple[type, ...] = ()
-
-
-def _sentinel_types() -> tuple[type, ...]:
-    import anthropic
-
-    return tuple(t for t in (getattr(anthropic, "NotGiven", None), getattr(anthropic, "Omit", None)) if t)
-
-
-def _given(kwargs: Mapping[str, Any], key: str) -> Any:
-    """The argument's value, or None when absent or one of the SDK's NOT_GIVEN / omit sentinels."""
-    value = kwargs.get(key)
-    if value is None or isinstance(value, _Sentinels.types):
-        return None
-    return value
-
-
-def _field(obj: Any, name: str) -> Any:
-    """Read a field of an SDK model or of a plain dict (requests and raw bodies are dicts)."""
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
+_given = Arguments()
+_field = field
 
 
 # ---------------------------------------------------------------- the SDK's own spans
@@ -163,33 +139,15 @@ def _defer_client_tracing(client: Any) -> None:
 # ---------------------------------------------------------------- request side
 
 
-def _server(instance: Any) -> tuple[Any, str, dict[str, Any]]:
-    """Client, provider name and server attributes for the client behind a resource (cached per base URL)."""
-    client = getattr(instance, "_client", None)
-    base_url = getattr(client, "base_url", None)
-    cached = _server_cache.get(id(client))
-    if cached is not None and cached[0] is base_url:
-        return client, cached[1], cached[2]
-    attrs: dict[str, Any] = {}
-    host = getattr(base_url, "host", None)
-    if host:
-        port = getattr(base_url, "port", None) or _DEFAULT_PORTS.get(getattr(base_url, "scheme", ""))
-        attrs[semconv.SERVER_ADDRESS] = host
-        if port:
-            attrs[semconv.SERVER_PORT] = port
-    provider = _provider_of(client)
-    if len(_server_cache) > 256:
-        _server_cache.clear()
-    _server_cache[id(client)] = (base_url, provider, attrs)
-    return client, provider, attrs
-
-
-def _provider_of(client: Any) -> str:
+def _provider_of(client: Any, _host: str | None = None, _port: int | None = None) -> str:
     declared = getattr(type(client), "_gen_ai_provider_name", None)
     if isinstance(declared, str) and declared:
         return declared
     name = type(client).__name__
     return next((provider for marker, provider in _CLASS_PROVIDERS if marker in name), _PROVIDER)
+
+
+_server = Endpoints(_provider_of)
 
 
 def _begin(telemetry: Telemetry, instance: Any, kwargs: Mapping[str, Any], *, streaming: bool) -> GenAICall:
@@ -342,7 +300,7 @@ def _message_response(call: GenAICall, message: Any) -> None:
     content = _field(message, "content") or ()
     for block in content:
         if _field(block, "type") == _CLIENT_TOOL_USE:
-            call.add_tool_call(_field(block, "name"))
+            call.add_tool_call(_field(block, "name"), _field(block, "id"))
     if call.telemetry.capture_on_span:
         call.output_messages = [
             {"role": "assistant", "parts": _content_parts(content), "finish_reason": reason}
@@ -378,7 +336,7 @@ def _stream_event(call: GenAICall, event: Any) -> None:
         block = _field(event, "content_block")
         block_kind = _field(block, "type")
         if block_kind == _CLIENT_TOOL_USE:
-            call.add_tool_call(_field(block, "name"))
+            call.add_tool_call(_field(block, "name"), _field(block, "id"))
         if call.telemetry.capture_on_span:
             _open_block(call, state, _field(event, "index") or 0, block)
     elif kind == "content_block_stop":
@@ -451,99 +409,8 @@ def _close_block(state: _StreamState, index: int) -> None:
         state.parts[index]["arguments"] = text
 
 
-def _raw_body(raw: Any) -> Any:
-    """The decoded JSON body of a raw response whose body was already read."""
-    return raw.http_response.json()
-
-
-# ---------------------------------------------------------------- result handling
-
-
-def _finish_message(call: GenAICall, result: Any) -> Any:
-    """`finish` of create / parse: extract a message, proxy a stream, or see through a raw response."""
-    if call.stream_state is not None and hasattr(result, "__next__"):
-        return SyncStreamProxy(result, call, _stream_event)
-    if call.stream_state is not None and hasattr(result, "__anext__"):
-        return AsyncStreamProxy(result, call, _stream_event)
-    if _is_raw_response(result):
-        return _finish_raw(call, result)
-    _message_response(call, result)
-    call.end()
-    return result
-
-
-def _is_raw_response(result: Any) -> bool:
-    return hasattr(result, "http_response") and hasattr(result, "parse")
-
-
-def _finish_raw(call: GenAICall, raw: Any) -> Any:
-    http_response = raw.http_response
-    if call.stream_state is None and getattr(http_response, "is_closed", False):
-        # with_raw_response: the body is already read; decode it rather than make the app's parse() do more.
-        _message_response(call, _raw_body(raw))
-        call.end()
-        return raw
-    if inspect.iscoroutinefunction(raw.parse):
-        return _AsyncRawResponse(raw, call)
-    return _SyncRawResponse(raw, call)
-
-
-class _RawResponseBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    """A raw response the app parses (or closes) later: its parse() result is what the span is about."""
-
-    def __init__(self, wrapped: Any, call: GenAICall) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_parsed: Any = None
-        self._self_finalizer = weakref.finalize(self, call.end)
-
-    def _self_on_parsed(self, parsed: Any, kwargs: Mapping[str, Any]) -> Any:
-        call = self._self_call
-        if kwargs.get("to") is not None or call.ended:
-            return parsed
-        if self._self_parsed is not None:
-            return self._self_parsed
-        self._self_finalizer.detach()
-        if call.stream_state is not None and hasattr(parsed, "__next__"):
-            self._self_parsed = SyncStreamProxy(parsed, call, _stream_event)
-        elif call.stream_state is not None and hasattr(parsed, "__anext__"):
-            self._self_parsed = AsyncStreamProxy(parsed, call, _stream_event)
-        else:
-            try:
-                _message_response(call, parsed)
-            except Exception as exc:
-                report_internal_error("response extraction", exc)
-            finally:
-                call.end()
-            return parsed
-        return self._self_parsed
-
-    def _self_close(self) -> None:
-        if self._self_parsed is None:
-            self._self_finalizer.detach()
-            self._self_call.end()
-
-
-class _SyncRawResponse(_RawResponseBase):
-    def parse(self, **kwargs: Any) -> Any:
-        return self._self_on_parsed(self.__wrapped__.parse(**kwargs), kwargs)
-
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_close()
-
-
-class _AsyncRawResponse(_RawResponseBase):
-    async def parse(self, **kwargs: Any) -> Any:
-        return self._self_on_parsed(await self.__wrapped__.parse(**kwargs), kwargs)
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_close()
+def _stream_handler(_call: GenAICall) -> Any:
+    return _stream_event
 
 
 # ---------------------------------------------------------------- messages.stream() managers
@@ -642,7 +509,7 @@ class _AsyncStreamManager(_StreamManagerBase):
 
 # ---------------------------------------------------------------- patch points
 
-_CREATE = Operation(_begin_create, _finish_message)
+_CREATE = Operation(_begin_create, finisher(_message_response, _stream_handler))
 _STREAM_HELPER = Operation(_begin_stream_helper, _finish_stream_manager)
 
 _MESSAGES_MODULES = ("anthropic.resources.messages", "anthropic.resources.beta.messages")
@@ -656,7 +523,9 @@ class AnthropicInstrumentor(ProviderInstrumentor):
         return _INSTRUMENTS
 
     def patch_points(self) -> Sequence[PatchPoint]:
-        _Sentinels.types = _sentinel_types()
+        import anthropic
+
+        _given.load_sentinels(anthropic)
         points = []
         for module in _MESSAGES_MODULES:
             for method in ("create", "parse"):

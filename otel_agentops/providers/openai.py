@@ -8,16 +8,14 @@ response back unchanged (proxied only to see the parse / close that ends the spa
 
 from __future__ import annotations
 
-import inspect
-import weakref
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-import wrapt
-
 from otel_agentops.genai import semconv
 from otel_agentops.genai.call import GenAICall
-from otel_agentops.genai.stream import AsyncStreamProxy, SyncStreamProxy
+from otel_agentops.genai.endpoint import Endpoints
+from otel_agentops.genai.fields import Arguments, field
+from otel_agentops.genai.results import finisher
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation
 from otel_agentops.providers.base import PatchPoint, ProviderInstrumentor
@@ -39,7 +37,6 @@ _HOST_PROVIDERS: tuple[tuple[str, str], ...] = (
 )
 _LOCAL_PORT_PROVIDERS = {11434: "ollama", 8000: "vllm"}
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 # (request kwarg, span attribute) for the numeric sampling parameters both APIs share.
 _SHARED_PARAMS = (
@@ -53,69 +50,26 @@ _CHAT_PARAMS = (
     ("seed", semconv.REQUEST_SEED),
 )
 
-_server_cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}
 
-
-def _sentinel_types() -> tuple[type, ...]:
-    import openai
-
-    return tuple(t for t in (getattr(openai, "NotGiven", None), getattr(openai, "Omit", None)) if t)
-
-
-class _Sentinels:
-    """Filled in when instrumenting, so that importing this module does not import openai."""
-
-    types: tuple[type, ...] = ()
-
-
-def _given(kwargs: Mapping[str, Any], key: str) -> Any:
-    """The argument's value, or None when absent or one of the SDK's NOT_GIVEN / omit sentinels."""
-    value = kwargs.get(key)
-    if value is None or isinstance(value, _Sentinels.types):
-        return None
-    return value
-
-
-def _field(obj: Any, name: str) -> Any:
-    """Read a field of an SDK model or of a plain dict (requests are dicts, responses are models)."""
-    # dict, not the Mapping ABC: an ABC isinstance check costs more than the rest of this function.
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
+_given = Arguments()
+_field = field
 
 
 # ---------------------------------------------------------------- request side
 
 
-def _server(instance: Any) -> tuple[str, dict[str, Any]]:
-    """Provider name and server attributes for the client behind a resource (cached per base URL)."""
-    client = getattr(instance, "_client", None)
-    base_url = getattr(client, "base_url", None)
-    cached = _server_cache.get(id(client))
-    if cached is not None and cached[0] is base_url:
-        return cached[1], cached[2]
-    attrs: dict[str, Any] = {}
-    provider = "openai"
-    host = getattr(base_url, "host", None)
-    if host:
-        port = getattr(base_url, "port", None) or _DEFAULT_PORTS.get(getattr(base_url, "scheme", ""))
-        attrs[semconv.SERVER_ADDRESS] = host
-        if port:
-            attrs[semconv.SERVER_PORT] = port
-        provider = _provider_for(host, port)
-    if len(_server_cache) > 256:
-        _server_cache.clear()
-    _server_cache[id(client)] = (base_url, provider, attrs)
-    return provider, attrs
-
-
-def _provider_for(host: str, port: int | None) -> str:
+def _provider_for(_client: Any, host: str | None, port: int | None) -> str:
+    if not host:
+        return "openai"
     for suffix, name in _HOST_PROVIDERS:
         if host == suffix or host.endswith("." + suffix):
             return name
     if host in _LOCAL_HOSTS and port in _LOCAL_PORT_PROVIDERS:
         return _LOCAL_PORT_PROVIDERS[port]
     return "openai"
+
+
+_server = Endpoints(_provider_for)
 
 
 def _start_call(
@@ -125,7 +79,7 @@ def _start_call(
     kwargs: Mapping[str, Any],
     params: Sequence[tuple[str, str]],
 ) -> GenAICall:
-    provider, server_attrs = _server(instance)
+    _client, provider, server_attrs = _server(instance)
     model = _given(kwargs, "model")
     attrs: dict[str, Any] = {
         semconv.OPERATION_NAME: operation,
@@ -482,106 +436,13 @@ def _embeddings_response(call: GenAICall, response: Any) -> None:
 # ---------------------------------------------------------------- result handling
 
 
-def _finisher(extract: Any) -> Any:
-    """`finish` for an operation: extract a parsed result, proxy a stream, or see through a raw response."""
-
-    def finish(call: GenAICall, result: Any) -> Any:
-        if call.stream_state is not None and hasattr(result, "__next__"):
-            return SyncStreamProxy(result, call, _stream_handler(call))
-        if call.stream_state is not None and hasattr(result, "__anext__"):
-            return AsyncStreamProxy(result, call, _stream_handler(call))
-        if _is_raw_response(result):
-            return _finish_raw(call, result, extract)
-        extract(call, result)
-        call.end()
-        return result
-
-    return finish
-
-
 def _stream_handler(call: GenAICall) -> Any:
     return _chat_chunk if isinstance(call.stream_state, _ChatStream) else _responses_event
 
 
-def _is_raw_response(result: Any) -> bool:
-    return hasattr(result, "http_response") and hasattr(result, "parse")
-
-
-def _finish_raw(call: GenAICall, raw: Any, extract: Any) -> Any:
-    import openai._legacy_response as legacy
-
-    if call.stream_state is None and isinstance(raw, legacy.LegacyAPIResponse):
-        # The body is already read and parse() caches its result: parsing now costs the app nothing.
-        extract(call, raw.parse())
-        call.end()
-        return raw
-    if inspect.iscoroutinefunction(raw.parse):
-        return _AsyncRawResponse(raw, call, extract)
-    return _SyncRawResponse(raw, call, extract)
-
-
-class _RawResponseBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    """A raw response the app parses later: its parse() result is what the span is about."""
-
-    def __init__(self, wrapped: Any, call: GenAICall, extract: Any) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_extract = extract
-        self._self_parsed: Any = None
-        self._self_finalizer = weakref.finalize(self, call.end)
-
-    def _self_on_parsed(self, parsed: Any, kwargs: Mapping[str, Any]) -> Any:
-        call = self._self_call
-        if kwargs.get("to") is not None or call.ended:
-            return parsed
-        if self._self_parsed is not None:
-            return self._self_parsed
-        if call.stream_state is not None and hasattr(parsed, "__next__"):
-            self._self_finalizer.detach()
-            self._self_parsed = SyncStreamProxy(parsed, call, _stream_handler(call))
-        elif call.stream_state is not None and hasattr(parsed, "__anext__"):
-            self._self_finalizer.detach()
-            self._self_parsed = AsyncStreamProxy(parsed, call, _stream_handler(call))
-        else:
-            self._self_finalizer.detach()
-            try:
-                self._self_extract(call, parsed)
-            finally:
-                call.end()
-            return parsed
-        return self._self_parsed
-
-    def _self_close(self) -> None:
-        if self._self_parsed is None:
-            self._self_finalizer.detach()
-            self._self_call.end()
-
-
-class _SyncRawResponse(_RawResponseBase):
-    def parse(self, **kwargs: Any) -> Any:
-        return self._self_on_parsed(self.__wrapped__.parse(**kwargs), kwargs)
-
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_close()
-
-
-class _AsyncRawResponse(_RawResponseBase):
-    async def parse(self, **kwargs: Any) -> Any:
-        return self._self_on_parsed(await self.__wrapped__.parse(**kwargs), kwargs)
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_close()
-
-
-_CHAT = Operation(_begin_chat, _finisher(_chat_completion))
-_RESPONSES = Operation(_begin_responses, _finisher(_response_object))
-_EMBEDDINGS = Operation(_begin_embeddings, _finisher(_embeddings_response))
+_CHAT = Operation(_begin_chat, finisher(_chat_completion, _stream_handler))
+_RESPONSES = Operation(_begin_responses, finisher(_response_object, _stream_handler))
+_EMBEDDINGS = Operation(_begin_embeddings, finisher(_embeddings_response, _stream_handler))
 
 _CHAT_MODULE = "openai.resources.chat.completions"
 _RESPONSES_MODULE = "openai.resources.responses"
@@ -595,7 +456,9 @@ class OpenAIInstrumentor(ProviderInstrumentor):
         return _INSTRUMENTS
 
     def patch_points(self) -> Sequence[PatchPoint]:
-        _Sentinels.types = _sentinel_types()
+        import openai
+
+        _given.load_sentinels(openai)
         points = []
         for module, sync_cls, async_cls, methods, operation in (
             (_CHAT_MODULE, "Completions", "AsyncCompletions", ("create", "parse"), _CHAT),

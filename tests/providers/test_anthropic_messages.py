@@ -189,12 +189,16 @@ async def test_tool_use_requested(kind, stream, fake_provider, instrumented):
         events = await drain(result)
         arguments = "".join(e.delta.partial_json for e in events if e.type == "content_block_delta")
         assert arguments == '{"q":"ORD-1042"}{"q":"returns"}'
+        ids = tuple(e.content_block.id for e in events if e.type == "content_block_start")
     else:
         assert [block.name for block in result.content] == ["lookup_order", "search_docs"]
+        ids = tuple(block.id for block in result.content)
 
     span = instrumented.span()
     assert span.attributes[semconv.RESPONSE_FINISH_REASONS] == ("tool_use",)
     assert span.attributes[semconv.REQUEST_TOOL_CALLS] == ("lookup_order", "search_docs")
+    assert span.attributes[semconv.RESPONSE_TOOL_CALL_IDS] == ids
+    assert all(call_id.startswith("toolu_") for call_id in ids)
     assert semconv.INPUT_MESSAGES not in span.attributes  # no content without opt-in
     assert semconv.TOOL_DEFINITIONS not in span.attributes
     counts = {

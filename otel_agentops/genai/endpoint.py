@@ -1,0 +1,46 @@
+"""Where a call goes: `server.address` / `server.port` and the provider name, from the client's base URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from otel_agentops.genai import semconv
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+_MAX_CLIENTS = 256
+
+# Provider name from (client, host, port); each provider module knows its own hosts and client classes.
+ProviderOf = Callable[[Any, str | None, int | None], str]
+
+
+class Endpoints:
+    """Per-client cache: the base URL is parsed once, and again only when the client's base URL changes."""
+
+    __slots__ = ("_cache", "_provider_of")
+
+    def __init__(self, provider_of: ProviderOf) -> None:
+        self._provider_of = provider_of
+        self._cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}
+
+    def __call__(self, instance: Any) -> tuple[Any, str, dict[str, Any]]:
+        """(client, provider name, server attributes) for the client behind an SDK resource."""
+        client = getattr(instance, "_client", None)
+        base_url = getattr(client, "base_url", None)
+        cached = self._cache.get(id(client))
+        # Identity of the URL object too: an id can be reused by a new client after the old one is freed.
+        if cached is not None and cached[0] is base_url:
+            return client, cached[1], cached[2]
+        attrs: dict[str, Any] = {}
+        host = getattr(base_url, "host", None) or None
+        port = None
+        if host:
+            port = getattr(base_url, "port", None) or _DEFAULT_PORTS.get(getattr(base_url, "scheme", ""))
+            attrs[semconv.SERVER_ADDRESS] = host
+            if port:
+                attrs[semconv.SERVER_PORT] = port
+        provider = self._provider_of(client, host, port)
+        if len(self._cache) >= _MAX_CLIENTS:
+            self._cache.clear()
+        self._cache[id(client)] = (base_url, provider, attrs)
+        return client, provider, attrs
