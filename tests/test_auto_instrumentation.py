@@ -28,10 +28,10 @@ AGENT_ENV = {
 }
 
 
-def run_agent(**env: str) -> subprocess.CompletedProcess[str]:
+def run_agent(module: str = "support_agent", **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
     result = subprocess.run(
-        [str(INSTRUMENT), sys.executable, "-m", "support_agent"],
+        [str(INSTRUMENT), sys.executable, "-m", module],
         cwd=EXAMPLES,
         env={**clean, **AGENT_ENV, **env},
         capture_output=True,
@@ -129,6 +129,34 @@ def test_example_agent_spans_under_opentelemetry_instrument():
     # No prompt or completion content without the opt-in.
     assert "gen_ai.input.messages" not in result.stdout
     assert "Use lookup_order to tell me" not in json.dumps(spans)
+
+
+def test_decorated_variant_gives_the_same_tree_plus_conversations():
+    env = {
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_AGENTOPS_AGENT_FUNCTIONS": "",
+        "OTEL_AGENTOPS_TOOL_FUNCTIONS": "",
+    }
+    spans = json_spans(run_agent("support_agent.decorated", **env).stdout)
+    counts: dict[str, int] = {}
+    for span in spans:
+        counts[span["name"]] = counts.get(span["name"], 0) + 1
+    assert counts == {
+        "invoke_agent support-agent": 3,
+        "embeddings text-embedding-3-small": 3,
+        "chat gpt-4o-mini": 7,
+        "execute_tool lookup_order": 2,
+        "execute_tool search_docs": 1,
+    }
+    agents = {s["context"]["trace_id"]: s for s in spans if s["name"] == "invoke_agent support-agent"}
+    in_runs = [s for s in spans if s["context"]["trace_id"] in agents]
+    assert len(in_runs) == 15
+    for span in in_runs:  # the agent span and everything below it
+        ticket = agents[span["context"]["trace_id"]]["attributes"]["gen_ai.conversation.id"]
+        assert span["attributes"]["gen_ai.conversation.id"] == ticket
+    assert len({a["attributes"]["gen_ai.conversation.id"] for a in agents.values()}) == 3
+    tools = [s for s in spans if s["name"].startswith("execute_tool")]
+    assert all(s["attributes"]["gen_ai.tool.call.id"].startswith("call_") for s in tools)
 
 
 def test_example_trees_and_summary_on_the_console():

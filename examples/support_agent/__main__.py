@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 
 from openai import OpenAI
@@ -21,7 +22,7 @@ TASKS = (
 )
 
 
-def main() -> int:
+def main(run: Callable[[OpenAI, str, str], str] = run_agent) -> int:
     model = os.environ.get("AGENT_MODEL", "gpt-4o-mini")
     with ExitStack() as stack:
         if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
@@ -36,7 +37,7 @@ def main() -> int:
             client = OpenAI(api_key="fake-key", base_url=fake.openai_base_url, max_retries=0)
         answers = []
         for task in TASKS:
-            answer = run_agent(client, model, task)
+            answer = run(client, model, task)
             answers.append(answer)
             print(f"> {task}\n  {answer}")
         print(f"summary: {summarize(client, model, answers)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from openai import OpenAI
@@ -14,7 +15,9 @@ SYSTEM = "You are a concise customer-support agent. Use the tools to answer."
 MAX_STEPS = 5
 
 
-def run_agent(client: OpenAI, model: str, task: str) -> str:
+def run_agent(
+    client: OpenAI, model: str, task: str, functions: Mapping[str, Callable[..., Any]] | None = None
+) -> str:
     # Embedding the question is where a real agent would retrieve context for it.
     client.embeddings.create(model="text-embedding-3-small", input=task)
     messages: list[dict[str, Any]] = [
@@ -30,7 +33,8 @@ def run_agent(client: OpenAI, model: str, task: str) -> str:
             return message.content or ""
         messages.append(message.model_dump(exclude_none=True))
         for tool_call in message.tool_calls:
-            function = getattr(tools, tool_call.function.name)
+            name = tool_call.function.name
+            function = functions[name] if functions is not None else getattr(tools, name)
             result = function(**json.loads(tool_call.function.arguments))
             messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": json.dumps(result)})
     return "I could not finish this request."
