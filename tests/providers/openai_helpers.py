@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import openai
 from genai_prices import Usage, calc_price
+from sdk_helpers import close, drain, invoke  # noqa: F401 - re-exported for the tests
 
 from otel_agentops.fake_provider import FakeProvider
 from otel_agentops.genai import semconv
@@ -15,25 +15,6 @@ from otel_agentops.genai import semconv
 def client(fake: FakeProvider, kind: str, **options: Any) -> Any:
     cls = openai.AsyncOpenAI if kind == "async" else openai.OpenAI
     return cls(api_key="sk-test-key", base_url=fake.openai_base_url, max_retries=0, **options)
-
-
-async def invoke(method: Any, **kwargs: Any) -> Any:
-    result = method(**kwargs)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
-async def drain(stream: Any) -> list[Any]:
-    if hasattr(stream, "__aiter__"):
-        return [chunk async for chunk in stream]
-    return list(stream)
-
-
-async def close(stream: Any) -> None:
-    result = stream.close()
-    if inspect.isawaitable(result):
-        await result
 
 
 def base_attributes(fake: FakeProvider, model: str, operation: str = "chat") -> dict[str, Any]:
