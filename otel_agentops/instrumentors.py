@@ -14,6 +14,8 @@ INSTRUMENTORS: dict[str, str] = {
     "agentops_anthropic": "otel_agentops.providers.anthropic:AnthropicInstrumentor",
     "agentops_agents": "otel_agentops.agents.instrumentor:AgentFunctionsInstrumentor",
     "agentops_threads": "otel_agentops.agents.threads:ThreadContextInstrumentor",
+    "agentops_mcp": "otel_agentops.frameworks.mcp:MCPInstrumentor",
+    "agentops_langchain": "otel_agentops.frameworks.langchain:LangChainInstrumentor",
 }
 
 

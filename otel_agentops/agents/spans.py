@@ -60,7 +60,7 @@ class AgentTelemetry:
 class OperationSpan:
     """Use as a context manager (attaches the span as current inside the block) or call `end()`."""
 
-    __slots__ = ("_ended", "_start", "_telemetry", "_token", "name", "operation", "span")
+    __slots__ = ("_ended", "_error_type", "_start", "_telemetry", "_token", "name", "operation", "span")
 
     def __init__(
         self,
@@ -98,6 +98,7 @@ class OperationSpan:
         )
         self._start = time.perf_counter()
         self._ended = False
+        self._error_type: str | None = None
         self._token: object | None = None
 
     def __enter__(self) -> OperationSpan:
@@ -129,6 +130,10 @@ class OperationSpan:
         except Exception as exc:
             report_internal_error("tool content capture", exc)
 
+    def mark_error(self, kind: str) -> None:
+        """A failure reported without an exception (e.g. an MCP result with isError): `error.type` at end."""
+        self._error_type = kind
+
     def end(self, error: BaseException | None = None) -> None:
         if self._ended:
             return
@@ -136,8 +141,8 @@ class OperationSpan:
         telemetry = self._telemetry
         labels = {semconv.OPERATION_NAME: self.operation, _NAME_KEYS[self.operation]: self.name}
         try:
-            if error is not None:
-                kind = error_type(error)
+            kind = error_type(error) if error is not None else self._error_type
+            if kind is not None:
                 self.span.set_attribute(semconv.ERROR_TYPE, kind)
                 self.span.set_status(Status(StatusCode.ERROR, kind))
                 labels[semconv.ERROR_TYPE] = kind

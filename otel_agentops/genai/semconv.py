@@ -142,3 +142,15 @@ COST_BUCKETS = (
 
 TOKEN_TYPE_INPUT = "input"
 TOKEN_TYPE_OUTPUT = "output"
+
+# --- agent frameworks and MCP (otel_agentops.frameworks) ---
+# Model Context Protocol semantic conventions (client side).
+MCP_METHOD_NAME = "mcp.method.name"
+MCP_PROTOCOL_VERSION = "mcp.protocol.version"
+MCP_METHOD_TOOLS_CALL = "tools/call"
+RPC_RESPONSE_STATUS_CODE = "rpc.response.status_code"
+# gen_ai.tool.type values: MCP tools are extension tools; error.type of an MCP result with isError: true.
+TOOL_TYPE_EXTENSION = "extension"
+ERROR_TYPE_TOOL_ERROR = "tool_error"
+# The name the MCP server gives itself in its initialize result; the conventions have no attribute for it.
+MCP_SERVER_NAME = "agentops.mcp.server.name"
