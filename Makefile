@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean venv
+.PHONY: demo test lint format bench clean venv binaries promtool e2e jaeger collector demo-otlp clean-binaries
 
 venv: $(STAMP)
 
@@ -25,9 +25,44 @@ DEMO_ENV := OTEL_SERVICE_NAME=support-agent \
 demo: $(STAMP)
 	cd examples && env $(DEMO_ENV) ../$(BIN)/opentelemetry-instrument ../$(BIN)/python -m support_agent
 
-test: $(STAMP)
+test: $(STAMP) binaries promtool
 	$(BIN)/ruff check otel_agentops tests examples benchmarks
 	$(BIN)/python -m pytest -q
+
+# Real Jaeger v2 and OpenTelemetry Collector binaries for the e2e tests, `make jaeger` and `make collector`:
+# built once per machine with Go from the module proxy, cached outside the repo
+# (${XDG_CACHE_HOME:-~/.cache}/otel-agentops). Without Go: a message, and the e2e tests skip (not in CI).
+binaries:
+	bash scripts/otel-binaries.sh build all
+
+# promtool for the alert-rule unit tests (Debian's prometheus package, when root).
+promtool:
+	bash scripts/ensure-promtool.sh
+
+e2e: $(STAMP) binaries promtool
+	$(BIN)/python -m pytest -q tests/e2e
+
+# Jaeger v2 with an in-memory store for the demo: OTLP on localhost:4317/4318, UI and API on
+# http://localhost:16686. Then, in another terminal: make demo-otlp
+jaeger:
+	bash scripts/otel-binaries.sh build jaeger
+	$$(bash scripts/otel-binaries.sh path jaeger) --config collector-config/jaeger.yaml
+
+# The Collector (collector-config/otelcol.yaml) on localhost:4317/4318 in front of a Jaeger on
+# localhost:14317, Prometheus metrics on http://localhost:8889/metrics. Ctrl-C stops both.
+collector:
+	bash scripts/otel-binaries.sh build all
+	bash scripts/run-collector-stack.sh
+
+# The example agent exporting over OTLP (to `make jaeger` or `make collector`) instead of the console.
+OTLP_ENDPOINT ?= http://localhost:4317
+demo-otlp: $(STAMP)
+	cd examples && env $(DEMO_ENV) OTEL_TRACES_EXPORTER=otlp OTEL_METRICS_EXPORTER=otlp \
+		OTEL_EXPORTER_OTLP_ENDPOINT=$(OTLP_ENDPOINT) \
+		../$(BIN)/opentelemetry-instrument ../$(BIN)/python -m support_agent
+
+clean-binaries:
+	bash scripts/otel-binaries.sh clean
 
 lint: $(STAMP)
 	$(BIN)/ruff check otel_agentops tests examples benchmarks
