@@ -8,13 +8,14 @@ from otel_agentops.config import Settings, policies
 from otel_agentops.genai.content import content_json
 from otel_agentops.genai.metrics import GenAIMetrics
 from otel_agentops.policies.chain import PolicyChain
+from otel_agentops.redaction import get_redactor
 from otel_agentops.version import __version__
 
 SCOPE_NAME = "otel_agentops"
 
 
 class Telemetry:
-    __slots__ = ("capture_on_span", "metrics", "policies", "settings", "tracer")
+    __slots__ = ("capture_on_span", "metrics", "policies", "redactor", "settings", "tracer")
 
     def __init__(
         self,
@@ -24,6 +25,7 @@ class Telemetry:
     ) -> None:
         self.settings = settings
         self.capture_on_span = settings.content_capture.on_span
+        self.redactor = get_redactor()
         self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE_NAME, __version__, meter_provider)
         self.metrics = GenAIMetrics(meter)
@@ -32,7 +34,8 @@ class Telemetry:
         self.policies = PolicyChain(policy_settings, meter) if policy_settings.enabled else None
 
     def content_json(self, value: object) -> str:
-        return content_json(value)
+        return content_json(value, self.redactor)
 
     def error_description(self, error: BaseException) -> str:
-        return str(error)
+        # Error messages echo requests and server replies: keys, e-mail addresses, prompt fragments.
+        return self.redactor.redact_text(str(error))

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Mapping
+from functools import lru_cache
 
 from otel_agentops.config import parse_int, report_invalid
 from otel_agentops.redaction.detectors import CustomDetector
@@ -131,24 +131,21 @@ def redactor_from_env(environ: Mapping[str, str] | None = None) -> Redactor:
     )
 
 
-_lock = threading.Lock()
-_process_redactor: Redactor | None = None
+_VARIABLES = (REDACT_MODE, REDACT_HASH_KEY, REDACT_KEYS, REDACT_PATTERNS, REDACT_ALLOW, MAX_CONTENT_LENGTH)
 
 
 def get_redactor() -> Redactor:
-    """The process-wide redactor, built from the environment on first use (so warnings come once)."""
-    global _process_redactor  # noqa: PLW0603 - the one process-wide instance, built lazily
-    redactor = _process_redactor
-    if redactor is None:
-        with _lock:
-            if _process_redactor is None:
-                _process_redactor = redactor_from_env()
-            redactor = _process_redactor
-    return redactor
+    """The redactor for the current environment: built once per distinct configuration (so a bad value is
+    reported once, however many instrumentors ask), and rebuilt when the variables change."""
+    env = os.environ
+    return _for_environment(tuple((name, env[name]) for name in _VARIABLES if name in env))
+
+
+@lru_cache(maxsize=4)
+def _for_environment(relevant: tuple[tuple[str, str], ...]) -> Redactor:
+    return redactor_from_env(dict(relevant))
 
 
 def reset_redactor() -> None:
-    """Forget the process-wide redactor so that the next ``get_redactor`` re-reads the environment."""
-    global _process_redactor  # noqa: PLW0603
-    with _lock:
-        _process_redactor = None
+    """Forget the built redactors, so the next ``get_redactor`` reports configuration problems again."""
+    _for_environment.cache_clear()

@@ -154,15 +154,20 @@ def test_no_value_makes_it_raise(env: dict[str, str]) -> None:
     redactor_from_env(env).redact_text("jane@example.com, password=x")
 
 
-def test_the_process_redactor_is_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_redactor_per_configuration(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="otel_agentops.config")
     monkeypatch.setenv(REDACT_MODE, "hash")
+    monkeypatch.setenv(REDACT_KEYS, "employee_id")
+    monkeypatch.setenv("OTEL_AGENTOPS_MAX_CONTENT_LENGTH", "zero")
     reset_redactor()
     try:
         first = get_redactor()
-        monkeypatch.setenv(REDACT_MODE, "mask")
-        assert get_redactor() is first
+        assert get_redactor() is first  # the same environment: built (and its problem reported) once
         assert first.mode == "hash"
-        reset_redactor()
-        assert get_redactor().mode == "mask"
+        monkeypatch.setenv(REDACT_MODE, "mask")
+        assert get_redactor().mode == "mask"  # a changed environment is picked up
+        assert len([r for r in caplog.records if "OTEL_AGENTOPS_MAX_CONTENT_LENGTH" in r.getMessage()]) == 2
     finally:
         reset_redactor()
