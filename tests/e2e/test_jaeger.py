@@ -133,9 +133,6 @@ def test_message_content_reaches_jaeger_only_when_captured(jaeger: Jaeger):
 SECRET = "sk-proj-e2eSECRETe2eSECRETe2eSECRET0123"
 
 
-@pytest.mark.xfail(
-    reason="TODO(#10): in-process redaction of captured content not wired in yet", strict=False
-)
 def test_secrets_in_captured_content_are_masked_in_jaeger(jaeger: Jaeger, fake_provider: FakeProvider):
     service = "e2e-content-secret"
     fake_provider.script(
@@ -154,3 +151,4 @@ def test_secrets_in_captured_content_are_masked_in_jaeger(jaeger: Jaeger, fake_p
     everything = json.dumps(traces)
     assert "gen_ai.output.messages" in everything  # the content is there...
     assert SECRET not in everything  # ...with the secret masked
+    assert "[REDACTED:" in everything
