@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.otlp_receiver import OtlpReceiver
+
 from otel_agentops.fake_provider import FakeProvider
-from tests.support.otlp_receiver import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
