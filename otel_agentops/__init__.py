@@ -35,6 +35,7 @@ def instrument(
     providers: Iterable[str] | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
+    logger_provider: Any = None,
 ) -> list[str]:
     """Instrument every supported client library that is installed; returns the entry-point names done.
 
@@ -54,7 +55,9 @@ def instrument(
         instrumentor = load(name)()
         if instrumentor.is_instrumented_by_opentelemetry:  # already done by opentelemetry-instrument
             continue
-        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+        instrumentor.instrument(
+            tracer_provider=tracer_provider, meter_provider=meter_provider, logger_provider=logger_provider
+        )
         if instrumentor.is_instrumented_by_opentelemetry and getattr(instrumentor, "patched_anything", True):
             _active[name] = instrumentor
             done.append(name)

@@ -47,6 +47,7 @@ class GenAICall:
     __slots__ = (
         "_end_hooks",
         "_ended",
+        "_event_content",
         "_extra",
         "_start",
         "cache_read_tokens",
@@ -108,6 +109,7 @@ class GenAICall:
         self.stream_state: Any = None
         self._end_hooks: list[Callable[[GenAICall], None]] | None = None
         self._extra: dict[str, AttributeValue] | None = None
+        self._event_content: dict[str, str] | None = None
 
     @property
     def ended(self) -> bool:
@@ -143,12 +145,19 @@ class GenAICall:
             self._end_hooks.append(hook)
 
     def set_content(self, key: str, value: object) -> None:
-        """Record opt-in content (already in semantic-convention shape) as a JSON attribute."""
+        """Record opt-in content (already in semantic-convention shape), redacted, on the span and/or for
+        the call's log record, as the capture mode says."""
         telemetry = self.telemetry
-        if not telemetry.capture_on_span or value is None:
+        if not telemetry.capture_content or value is None:
             return
         try:
-            self.span.set_attribute(key, telemetry.content_json(value))
+            encoded = telemetry.content_json(value)
+            if telemetry.capture_on_span:
+                self.span.set_attribute(key, encoded)
+            if telemetry.capture_on_event:
+                if self._event_content is None:
+                    self._event_content = {}
+                self._event_content[key] = encoded
         except Exception as exc:
             report_internal_error("content capture", exc)
 
@@ -209,6 +218,8 @@ class GenAICall:
         span.set_attributes(attrs)
         if self.output_messages is not None:
             self.set_content(semconv.OUTPUT_MESSAGES, self.output_messages)
+        if self.telemetry.events is not None:
+            self._emit_events(attrs, metric_attrs, error)
 
         ctx = self.context
         metrics.duration.record(duration, metric_attrs, context=ctx)
@@ -233,6 +244,18 @@ class GenAICall:
                 metrics.tool_calls.add(
                     1, {semconv.TOOL_NAME: name, semconv.TOOL_CALL_ORIGIN: "requested"}, context=ctx
                 )
+
+    def _emit_events(
+        self, attrs: dict[str, AttributeValue], metric_attrs: dict[str, Any], error: BaseException | None
+    ) -> None:
+        events = self.telemetry.events
+        assert events is not None
+        record: dict[str, Any] = {**metric_attrs, **attrs}
+        if self._event_content is not None:
+            record.update(self._event_content)
+        events.details(self.context, record)
+        if error is not None:
+            events.error(self.context, metric_attrs, self.telemetry.error_description(error))
 
     def _usage_attributes(self, attrs: dict[str, AttributeValue]) -> float | None:
         """Token attributes and the cost; returns the cost when the model is priced."""

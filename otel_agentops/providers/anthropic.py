@@ -182,7 +182,7 @@ def _begin(telemetry: Telemetry, instance: Any, kwargs: Mapping[str, Any], *, st
         _defer_client_tracing(client)
         if streaming:
             call.stream_state = _StreamState()
-        if telemetry.capture_on_span:
+        if telemetry.capture_content:
             call.set_content(semconv.SYSTEM_INSTRUCTIONS, _system_parts(_given(kwargs, "system")))
             call.set_content(semconv.INPUT_MESSAGES, _input_messages(_given(kwargs, "messages") or ()))
             call.set_content(semconv.TOOL_DEFINITIONS, _given(kwargs, "tools"))
@@ -301,7 +301,7 @@ def _message_response(call: GenAICall, message: Any) -> None:
     for block in content:
         if _field(block, "type") == _CLIENT_TOOL_USE:
             call.add_tool_call(_field(block, "name"), _field(block, "id"))
-    if call.telemetry.capture_on_span:
+    if call.telemetry.capture_content:
         call.output_messages = [
             {"role": "assistant", "parts": _content_parts(content), "finish_reason": reason}
         ]
@@ -325,7 +325,7 @@ def _stream_event(call: GenAICall, event: Any) -> None:
     state: _StreamState = call.stream_state
     kind = _field(event, "type")
     if kind == "content_block_delta":
-        if call.telemetry.capture_on_span:
+        if call.telemetry.capture_content:
             _content_delta(state, _field(event, "index") or 0, _field(event, "delta"))
     elif kind == "message_start":
         message = _field(event, "message")
@@ -337,7 +337,7 @@ def _stream_event(call: GenAICall, event: Any) -> None:
         block_kind = _field(block, "type")
         if block_kind == _CLIENT_TOOL_USE:
             call.add_tool_call(_field(block, "name"), _field(block, "id"))
-        if call.telemetry.capture_on_span:
+        if call.telemetry.capture_content:
             _open_block(call, state, _field(event, "index") or 0, block)
     elif kind == "content_block_stop":
         _close_block(state, _field(event, "index") or 0)

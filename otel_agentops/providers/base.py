@@ -58,6 +58,7 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             Settings.from_env(),
             tracer_provider=kwargs.get("tracer_provider"),
             meter_provider=kwargs.get("meter_provider"),
+            logger_provider=kwargs.get("logger_provider"),
         )
         for point in self.patch_points():
             owner = _resolve_class(point.module, point.cls)

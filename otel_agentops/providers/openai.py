@@ -116,7 +116,7 @@ def _begin_chat(
         span.set_attribute(semconv.OUTPUT_TYPE, output_type)
     if _given(kwargs, "stream"):
         call.stream_state = _ChatStream()
-    if telemetry.capture_on_span:
+    if telemetry.capture_content:
         system, messages = _chat_input_messages(_given(kwargs, "messages") or ())
         call.set_content(semconv.SYSTEM_INSTRUCTIONS, system or None)
         call.set_content(semconv.INPUT_MESSAGES, messages)
@@ -149,7 +149,7 @@ def _begin_responses(
         call.span.set_attribute(semconv.OUTPUT_TYPE, "json")
     if _given(kwargs, "stream"):
         call.stream_state = _ResponsesStream()
-    if telemetry.capture_on_span:
+    if telemetry.capture_content:
         instructions = _given(kwargs, "instructions")
         call.set_content(semconv.SYSTEM_INSTRUCTIONS, [_text_part(instructions)] if instructions else None)
         call.set_content(semconv.INPUT_MESSAGES, _responses_input_messages(_given(kwargs, "input")))
@@ -281,7 +281,7 @@ def _chat_completion(call: GenAICall, completion: Any) -> None:
     call.response_model = _field(completion, "model")
     _chat_usage(call, _field(completion, "usage"))
     reasons = []
-    outputs = [] if call.telemetry.capture_on_span else None
+    outputs = [] if call.telemetry.capture_content else None
     for choice in _field(completion, "choices") or ():
         reason = _field(choice, "finish_reason")
         reasons.append(reason or "")
@@ -323,7 +323,7 @@ def _chat_chunk(call: GenAICall, chunk: Any) -> None:
     usage = _field(chunk, "usage")
     if usage is not None:
         _chat_usage(call, usage)
-    capture = call.telemetry.capture_on_span
+    capture = call.telemetry.capture_content
     for choice in _field(chunk, "choices") or ():
         index = _field(choice, "index") or 0
         reason = _field(choice, "finish_reason")
@@ -394,7 +394,7 @@ def _response_object(call: GenAICall, response: Any) -> None:
     reason = incomplete or ("tool_call" if has_tool_call else "stop" if status == "completed" else status)
     if reason:
         call.finish_reasons = [reason]
-    if call.telemetry.capture_on_span:
+    if call.telemetry.capture_content:
         call.output_messages = [{"role": "assistant", "parts": parts, "finish_reason": reason}]
 
 

@@ -157,3 +157,61 @@ async def test_bad_capture_value_names_variable_value_and_accepted_form(fake_pro
     assert "'everything'" in message
     assert "span_only" in message
     assert "no_content" in message
+
+
+@pytest.mark.parametrize("mode", ["event_only", "span_and_event"])
+async def test_event_mode_emits_one_redacted_record_per_call(mode, fake_provider, instrument):
+    telemetry = instrument(**{CAPTURE: mode})
+    fake_provider.script(Reply(text="Sent to jane.doe@example.com", input_tokens=12, output_tokens=4))
+    llm = client(fake_provider, "sync")
+    llm.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Mail ORD-1042 to jane.doe@example.com"}]
+    )
+    span = telemetry.span()
+    assert (semconv.INPUT_MESSAGES in span.attributes) == (mode == "span_and_event")
+    [record] = telemetry.log_records()
+    assert record.event_name == "gen_ai.client.inference.operation.details"
+    assert (record.trace_id, record.span_id) == (span.context.trace_id, span.context.span_id)
+    attributes = dict(record.attributes)
+    assert attributes[semconv.OPERATION_NAME] == "chat"
+    assert attributes[semconv.USAGE_INPUT_TOKENS] == 12
+    [message] = json.loads(attributes[semconv.INPUT_MESSAGES])
+    assert message["parts"][0]["content"] == "Mail ORD-1042 to [REDACTED:email]"
+    [output] = json.loads(attributes[semconv.OUTPUT_MESSAGES])
+    assert output["parts"][0]["content"] == "Sent to [REDACTED:email]"
+
+
+async def test_event_mode_error_record(fake_provider, instrument):
+    from otel_agentops.fake_provider import Fault
+
+    telemetry = instrument(**{CAPTURE: "event_only"})
+    fake_provider.add_fault(
+        Fault(
+            status=400,
+            body={
+                "error": {
+                    "message": "Invalid key sk-proj-Abc123Def456Ghi789Jkl012Mno345Pqr678 for jane.doe@example.com",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+        )
+    )
+    with pytest.raises(Exception):
+        client(fake_provider, "sync").chat.completions.create(model="gpt-4o-mini", messages=CONVERSATION)
+    details, error = telemetry.log_records()
+    assert details.event_name == "gen_ai.client.inference.operation.details"
+    assert details.attributes[semconv.ERROR_TYPE] == "openai.BadRequestError"
+    assert error.event_name == "agentops.error"
+    assert error.severity_number.name == "ERROR"
+    assert "sk-proj-" not in error.body and "jane.doe" not in error.body
+    assert "[REDACTED:" in error.body
+    span = telemetry.span()
+    assert "sk-proj-" not in span.status.description  # the span's status description is redacted too
+
+
+async def test_no_log_records_without_event_mode(fake_provider, instrument):
+    telemetry = instrument(**{CAPTURE: "span_only"})
+    client(fake_provider, "sync").chat.completions.create(model="gpt-4o-mini", messages=CONVERSATION)
+    assert telemetry.log_records() == []
