@@ -2,9 +2,11 @@
 
 Entry points `opentelemetry_distro` / `opentelemetry_configurator` named `agentops`. The configurator is
 the SDK's own `_OTelSDKConfigurator` (every standard OTEL_* variable keeps its meaning) with the run
-summary reader added when OTEL_AGENTOPS_SUMMARY is on. When another configurator (e.g. the one of
-opentelemetry-distro) is installed too, OpenTelemetry loads only the first one found; set
-OTEL_PYTHON_CONFIGURATOR=agentops to choose ours.
+summary reader added when OTEL_AGENTOPS_SUMMARY is on, and our span pipeline (`otel_agentops.sdk.pipeline`):
+each exporter behind a `GuardedBatchSpanProcessor`, and the tail sampler in front of them when
+OTEL_AGENTOPS_SAMPLING=tail. When another configurator (e.g. the one of opentelemetry-distro) is
+installed too, OpenTelemetry loads only the first one found; set OTEL_PYTHON_CONFIGURATOR=agentops to
+choose ours (tail sampling is added either way, by `otel_agentops.sdk.pipeline.install_tail_sampling`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
 from otel_agentops.config import Settings
+from otel_agentops.sdk.pipeline import SpanPipeline
 
 SUMMARY_READER = "agentops_summary"
 
@@ -29,7 +32,7 @@ class AgentOpsConfigurator(_OTelSDKConfigurator):  # type: ignore[misc]
             names = list(kwargs.get("metric_exporter_names") or [])
             names.append(SUMMARY_READER)
             kwargs["metric_exporter_names"] = names
-        super()._configure(**kwargs)
+        super()._configure(**SpanPipeline.from_env().sdk_arguments(kwargs))
         AgentOpsConfigurator.configured = True
 
 

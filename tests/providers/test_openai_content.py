@@ -182,23 +182,15 @@ async def test_event_mode_emits_one_redacted_record_per_call(mode, fake_provider
 
 
 async def test_event_mode_error_record(fake_provider, instrument):
+    import openai
+
     from otel_agentops.fake_provider import Fault
 
     telemetry = instrument(**{CAPTURE: "event_only"})
-    fake_provider.add_fault(
-        Fault(
-            status=400,
-            body={
-                "error": {
-                    "message": "Invalid key sk-proj-Abc123Def456Ghi789Jkl012Mno345Pqr678 for jane.doe@example.com",
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": None,
-                }
-            },
-        )
-    )
-    with pytest.raises(Exception):
+    message = "Invalid key sk-proj-Abc123Def456Ghi789Jkl012Mno345Pqr678 for jane.doe@example.com"
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+    fake_provider.add_fault(Fault(status=400, body=body))
+    with pytest.raises(openai.BadRequestError):
         client(fake_provider, "sync").chat.completions.create(model="gpt-4o-mini", messages=CONVERSATION)
     details, error = telemetry.log_records()
     assert details.event_name == "gen_ai.client.inference.operation.details"
