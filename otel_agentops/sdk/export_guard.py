@@ -47,8 +47,15 @@ __all__ = ["GuardedBatchSpanProcessor"]
 _FORK_WAIT_SECONDS = 2.0
 
 
+def _innermost(exporter: SpanExporter) -> SpanExporter:
+    """The real exporter behind wrappers (e.g. the redaction safety net) that say what they wrap."""
+    while (inner := getattr(exporter, "wrapped_exporter", None)) is not None:
+        exporter = inner
+    return exporter
+
+
 def _uses_grpc(exporter: SpanExporter) -> bool:
-    return callable(getattr(exporter, "_initialize_channel_and_stub", None))
+    return callable(getattr(_innermost(exporter), "_initialize_channel_and_stub", None))
 
 
 def _own_connections(exporter: SpanExporter) -> None:
@@ -59,6 +66,7 @@ def _own_connections(exporter: SpanExporter) -> None:
     exporters' internals (1.4x: ``_initialize_channel_and_stub``, a transport with ``close()``; older: a
     requests session); a no-op for any other exporter.
     """
+    exporter = _innermost(exporter)
     if _uses_grpc(exporter):
         exporter._initialize_channel_and_stub()  # type: ignore[attr-defined]
         return

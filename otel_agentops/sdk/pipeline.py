@@ -1,4 +1,4 @@
-"""The span pipeline: [tail sampler →] guarded batch processor → each configured exporter.
+"""The span pipeline: [tail sampler →] guarded batch processor → redaction safety net → each exporter.
 
 Under ``opentelemetry-instrument`` our configurator hands the SDK's own set-up (``_initialize_components``)
 the tail sampler as a span processor and `SpanPipeline.exporting_processor` as the exporting-processor
@@ -19,11 +19,14 @@ import logging
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.sdk._logs import LogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.trace import SpanProcessor, SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from otel_agentops.config.sampling import SamplingSettings, load_sampling
 from otel_agentops.sdk.export_guard import GuardedBatchSpanProcessor
+from otel_agentops.sdk.redacting_export import RedactingLogRecordExporter, RedactingSpanExporter
 from otel_agentops.sdk.tail_sampling import TailSamplingProcessor
 
 __all__ = ["SpanPipeline", "install_tail_sampling", "tail_sampling_pipeline"]
@@ -43,7 +46,9 @@ def tail_sampling_pipeline(
     """
     exporting = SynchronousMultiSpanProcessor()
     for exporter in exporters:
-        exporting.add_span_processor(GuardedBatchSpanProcessor(exporter, meter_provider=meter_provider))
+        exporting.add_span_processor(
+            GuardedBatchSpanProcessor(RedactingSpanExporter(exporter), meter_provider=meter_provider)
+        )
     return TailSamplingProcessor(
         exporting, settings or SamplingSettings.from_env(), meter_provider=meter_provider
     )
@@ -70,7 +75,7 @@ class SpanPipeline:
 
     def exporting_processor(self, exporter: SpanExporter) -> SpanProcessor:
         """The SDK calls this once per configured exporter."""
-        processor = GuardedBatchSpanProcessor(exporter)
+        processor = GuardedBatchSpanProcessor(RedactingSpanExporter(exporter))
         if self.tail_sampler is None:
             return processor
         self._exporting.add_span_processor(processor)
@@ -81,7 +86,17 @@ class SpanPipeline:
         processors = list(kwargs.get("span_processors") or ())
         if self.tail_sampler is not None:
             processors.append(self.tail_sampler)
-        return {**kwargs, "span_processors": processors, "export_span_processor": self.exporting_processor}
+        return {
+            **kwargs,
+            "span_processors": processors,
+            "export_span_processor": self.exporting_processor,
+            "export_log_record_processor": exporting_log_processor,
+        }
+
+
+def exporting_log_processor(exporter: LogRecordExporter) -> LogRecordProcessor:
+    """The SDK calls this once per configured log exporter: the same redaction safety net as for spans."""
+    return BatchLogRecordProcessor(RedactingLogRecordExporter(exporter))
 
 
 def install_tail_sampling() -> None:

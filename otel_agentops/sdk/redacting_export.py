@@ -1,0 +1,162 @@
+"""The redaction safety net: every span and log record is redacted again on its way out of the process.
+
+Our own content attributes are redacted when they are written; this net also catches what other
+instrumentations record (an HTTP span's URL with ``?api_key=``, an ``Authorization`` header attribute, an
+exception message with an e-mail address) and anything an app sets by hand. It runs in the exporter's
+thread, never on the app's, and rewrites a span only when something in it needs redacting (the redactor
+returns the very same values otherwise). ``OTEL_AGENTOPS_REDACT_ALL_SPANS=false`` limits it to the spans and
+log records of otel-agentops itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Status
+
+from otel_agentops.config import parse_bool
+from otel_agentops.genai.failsafe import report_internal_error
+from otel_agentops.redaction import Redactor, get_redactor
+
+REDACT_ALL_SPANS = "OTEL_AGENTOPS_REDACT_ALL_SPANS"
+OUR_SCOPE = "otel_agentops"
+
+
+def redact_all_spans(environ: Mapping[str, str] | None = None) -> bool:
+    return parse_bool(os.environ if environ is None else environ, REDACT_ALL_SPANS, True)
+
+
+def _ours(scope: Any) -> bool:
+    return getattr(scope, "name", None) == OUR_SCOPE
+
+
+class _RedactedSpan(ReadableSpan):
+    """A copy with redacted values; the drop counts still come from the original span."""
+
+    def __init__(self, original: ReadableSpan, **changes: Any) -> None:
+        super().__init__(
+            name=changes.get("name", original.name),
+            context=original.context,
+            parent=original.parent,
+            resource=original.resource,
+            attributes=changes.get("attributes", original.attributes),
+            events=changes.get("events", original.events),
+            links=original.links,
+            kind=original.kind,
+            status=changes.get("status", original.status),
+            start_time=original.start_time,
+            end_time=original.end_time,
+            instrumentation_scope=original.instrumentation_scope,
+        )
+        self._original = original
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._original.dropped_attributes
+
+    @property
+    def dropped_events(self) -> int:
+        return self._original.dropped_events
+
+    @property
+    def dropped_links(self) -> int:
+        return self._original.dropped_links
+
+
+def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
+    changes: dict[str, Any] = {}
+    attributes = span.attributes or {}
+    redacted = redactor.redact_value(dict(attributes)) if attributes else attributes
+    if redacted != attributes:
+        changes["attributes"] = redacted
+    name = redactor.redact_text(span.name)
+    if name != span.name:
+        changes["name"] = name
+    description = span.status.description
+    if description:
+        clean = redactor.redact_text(description)
+        if clean != description:
+            changes["status"] = Status(span.status.status_code, clean)
+    events = [_redact_event(event, redactor) for event in span.events]
+    if any(new is not old for new, old in zip(events, span.events, strict=True)):
+        changes["events"] = events
+    return _RedactedSpan(span, **changes) if changes else span
+
+
+def _redact_event(event: Event, redactor: Redactor) -> Event:
+    attributes = dict(event.attributes or {})
+    clean = redactor.redact_value(attributes)
+    return event if clean == attributes else Event(event.name, clean, event.timestamp)
+
+
+class RedactingSpanExporter(SpanExporter):
+    """Wraps an exporter. In code: ``BatchSpanProcessor(RedactingSpanExporter(OTLPSpanExporter()))``."""
+
+    def __init__(self, exporter: SpanExporter, *, all_spans: bool | None = None) -> None:
+        self._exporter = exporter
+        self.wrapped_exporter = exporter  # fork handling reaches the OTLP exporter's connections through it
+        self._all_spans = redact_all_spans() if all_spans is None else all_spans
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            redactor = get_redactor()
+            redacted = [
+                redact_span(span, redactor) if self._all_spans or _ours(span.instrumentation_scope) else span
+                for span in spans
+            ]
+        except Exception as exc:
+            # Unredacted data must not leave because redaction broke: drop this batch instead.
+            report_internal_error("redacting spans for export", exc)
+            return SpanExportResult.FAILURE
+        return self._exporter.export(redacted)
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
+class RedactingLogRecordExporter(LogRecordExporter):
+    """The same safety net for log records (body and attributes)."""
+
+    def __init__(self, exporter: LogRecordExporter, *, all_records: bool | None = None) -> None:
+        self._exporter = exporter
+        self._all = redact_all_spans() if all_records is None else all_records
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        try:
+            redactor = get_redactor()
+            redacted = [
+                self._redact(record, redactor) if self._all or _ours(record.instrumentation_scope) else record
+                for record in batch
+            ]
+        except Exception as exc:
+            report_internal_error("redacting log records for export", exc)
+            return LogRecordExportResult.FAILURE
+        return self._exporter.export(redacted)
+
+    @staticmethod
+    def _redact(record: ReadableLogRecord, redactor: Redactor) -> ReadableLogRecord:
+        log_record = record.log_record
+        attributes = dict(log_record.attributes or {})
+        clean_attributes = redactor.redact_value(attributes)
+        body = log_record.body
+        clean_body = redactor.redact_value(body) if body is not None else body
+        if clean_attributes != attributes:
+            log_record.attributes = clean_attributes
+        if clean_body != body:
+            log_record.body = clean_body
+        return record
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._exporter.force_flush(timeout_millis)

@@ -1,0 +1,117 @@
+"""The redaction safety net on the export path: other instrumentations' spans and log records too."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+from otel_agentops.sdk.redacting_export import RedactingLogRecordExporter, RedactingSpanExporter
+
+KEY = "sk-proj-Abc123Def456Ghi789Jkl012Mno345Pqr678"
+BEARER = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+def pipeline(**options):
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exported, **options)))
+    return provider, exported
+
+
+def http_span(provider, scope="opentelemetry.instrumentation.httpx"):
+    tracer = provider.get_tracer(scope)
+    span = tracer.start_span(
+        "POST",
+        attributes={
+            "url.full": f"https://api.example.com/v1/search?api_key={KEY}&q=shoes",
+            "http.request.header.authorization": (f"Bearer {BEARER}",),
+            "gen_ai.usage.input_tokens": 1234,
+            "http.response.status_code": 200,
+        },
+    )
+    span.add_event("exception", {"exception.message": "rejected for jane.doe@example.com"})
+    span.set_status(Status(StatusCode.ERROR, f"bad key {KEY}"))
+    span.end()
+
+
+def test_other_instrumentations_spans_are_redacted():
+    provider, exported = pipeline(all_spans=True)
+    http_span(provider)
+    [span] = exported.get_finished_spans()
+    attributes = dict(span.attributes)
+    assert KEY not in attributes["url.full"]
+    assert attributes["url.full"].startswith("https://api.example.com/v1/search?api_key=[REDACTED:")
+    assert attributes["url.full"].endswith("&q=shoes")
+    # Key-based rules mask the whole value, whatever its shape.
+    assert attributes["http.request.header.authorization"] == "[REDACTED:key]"
+    assert attributes["gen_ai.usage.input_tokens"] == 1234  # telemetry keys are not "tokens" to hide
+    assert attributes["http.response.status_code"] == 200
+    assert span.events[0].attributes["exception.message"] == "rejected for [REDACTED:email]"
+    assert KEY not in span.status.description
+
+
+def test_clean_spans_go_out_as_they_are():
+    provider, exported = pipeline(all_spans=True)
+    provider.get_tracer("app").start_span("checkout", attributes={"order.id": "ORD-1042", "items": 3}).end()
+    [span] = exported.get_finished_spans()
+    assert type(span).__name__ != "_RedactedSpan"
+    assert dict(span.attributes) == {"order.id": "ORD-1042", "items": 3}
+
+
+def test_limited_to_our_own_spans():
+    provider, exported = pipeline(all_spans=False)
+    http_span(provider)
+    http_span(provider, scope="otel_agentops")
+    theirs, ours = exported.get_finished_spans()
+    assert KEY in theirs.attributes["url.full"]
+    assert KEY not in ours.attributes["url.full"]
+
+
+def test_log_records_are_redacted():
+    exported = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(
+        SimpleLogRecordProcessor(RedactingLogRecordExporter(exported, all_records=True))
+    )
+    provider.get_logger("app").emit(
+        severity_number=SeverityNumber.ERROR,
+        body=f"login failed for jane.doe@example.com with {KEY}",
+        attributes={"password": "hunter2-hunter2", "user.id": 42},
+    )
+    [data] = exported.get_finished_logs()
+    assert data.log_record.body == "login failed for [REDACTED:email] with [REDACTED:openai_api_key]"
+    assert dict(data.log_record.attributes) == {"password": "[REDACTED:key]", "user.id": 42}
+
+
+def test_safety_net_is_on_under_opentelemetry_instrument(tmp_path):
+    """An app's own span with a secret, exported by the pipeline our configurator builds."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "from opentelemetry import trace\n"
+        "with trace.get_tracer('app').start_as_current_span('call') as span:\n"
+        f"    span.set_attribute('http.url', 'https://x.example/?token={KEY}')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(OTEL_TRACES_EXPORTER="console", OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
+    instrument = Path(sys.executable).parent / "opentelemetry-instrument"
+    result = subprocess.run(
+        [str(instrument), sys.executable, str(app)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"http.url": "https://x.example/?token=[REDACTED:' in result.stdout
+    assert KEY not in result.stdout
