@@ -12,6 +12,8 @@ from typing import Any
 INSTRUMENTORS: dict[str, str] = {
     "agentops_openai": "otel_agentops.providers.openai:OpenAIInstrumentor",
     "agentops_anthropic": "otel_agentops.providers.anthropic:AnthropicInstrumentor",
+    "agentops_groq": "otel_agentops.providers.groq:GroqInstrumentor",
+    "agentops_ollama": "otel_agentops.providers.ollama:OllamaInstrumentor",
     "agentops_agents": "otel_agentops.agents.instrumentor:AgentFunctionsInstrumentor",
     "agentops_threads": "otel_agentops.agents.threads:ThreadContextInstrumentor",
     "agentops_mcp": "otel_agentops.frameworks.mcp:MCPInstrumentor",

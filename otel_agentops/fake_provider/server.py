@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from otel_agentops.fake_provider import anthropic as anthropic_wire
 from otel_agentops.fake_provider import control
+from otel_agentops.fake_provider import ollama as ollama_wire
 from otel_agentops.fake_provider import openai as openai_wire
 from otel_agentops.fake_provider.faults import FAULT_HEADER, Fault
 from otel_agentops.fake_provider.matching import MatchQueue
@@ -35,7 +36,18 @@ from otel_agentops.fake_provider.wire import Exchange, JsonReply, Route, StreamR
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WIRE_FORMATS: tuple[WireFormat, ...] = (openai_wire.WIRE, anthropic_wire.WIRE)
+# Groq serves OpenAI's wire format under /openai/v1/...
+_GROQ_WIRE = WireFormat(
+    name="groq",
+    routes=tuple(Route(r.method, "/openai" + r.path, r.handler, r.header) for r in openai_wire.WIRE.routes),
+    error_body=openai_wire.error_body,
+)
+DEFAULT_WIRE_FORMATS: tuple[WireFormat, ...] = (
+    openai_wire.WIRE,
+    anthropic_wire.WIRE,
+    _GROQ_WIRE,
+    ollama_wire.WIRE,
+)
 _LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
 _POLL_INTERVAL = 0.05
 _STOP_JOIN_TIMEOUT = 5.0
@@ -144,6 +156,16 @@ class FakeProvider:
     @property
     def openai_base_url(self) -> str:
         return f"{self.base_url}/v1"
+
+    @property
+    def groq_base_url(self) -> str:
+        """The Groq SDK's `base_url` (it adds ``/openai/v1/...`` itself)."""
+        return self.base_url
+
+    @property
+    def ollama_host(self) -> str:
+        """The ollama client's `host` (it adds ``/api/...`` itself)."""
+        return self.base_url
 
     @property
     def anthropic_base_url(self) -> str:

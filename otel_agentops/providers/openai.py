@@ -78,9 +78,14 @@ def _start_call(
     operation: str,
     kwargs: Mapping[str, Any],
     params: Sequence[tuple[str, str]],
+    server: Endpoints | None = None,
+    given: Arguments | None = None,
 ) -> GenAICall:
-    _client, provider, server_attrs = _server(instance)
-    model = _given(kwargs, "model")
+    # Looked up per call, not bound as defaults: the module globals are what tests and groq.py replace.
+    server = server or _server
+    given = given or _given
+    _client, provider, server_attrs = server(instance)
+    model = given(kwargs, "model")
     attrs: dict[str, Any] = {
         semconv.OPERATION_NAME: operation,
         semconv.PROVIDER_NAME: provider,
@@ -89,38 +94,45 @@ def _start_call(
     if model:
         attrs[semconv.REQUEST_MODEL] = model
     for key, attribute in params:
-        value = _given(kwargs, key)
+        value = given(kwargs, key)
         if value is not None:
             attrs[attribute] = value
-    if _given(kwargs, "stream"):
+    if given(kwargs, "stream"):
         attrs[semconv.REQUEST_STREAM] = True
     return GenAICall(telemetry, operation, provider, model, attrs)
 
 
 def _begin_chat(
-    telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    telemetry: Telemetry,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    server: Endpoints | None = None,
+    given: Arguments | None = None,
 ) -> GenAICall:
-    call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _CHAT_PARAMS)
+    """Also the `begin` of OpenAI-compatible SDKs (groq), with their own endpoints and sentinels."""
+    given = given or _given
+    call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _CHAT_PARAMS, server, given)
     span = call.span
-    max_tokens = _given(kwargs, "max_completion_tokens") or _given(kwargs, "max_tokens")
+    max_tokens = given(kwargs, "max_completion_tokens") or given(kwargs, "max_tokens")
     if max_tokens is not None:
         span.set_attribute(semconv.REQUEST_MAX_TOKENS, max_tokens)
-    n = _given(kwargs, "n")
+    n = given(kwargs, "n")
     if n is not None and n != 1:
         span.set_attribute(semconv.REQUEST_CHOICE_COUNT, n)
-    stop = _given(kwargs, "stop")
+    stop = given(kwargs, "stop")
     if stop is not None:
         span.set_attribute(semconv.REQUEST_STOP_SEQUENCES, [stop] if isinstance(stop, str) else list(stop))
-    output_type = _output_type(_given(kwargs, "response_format"))
+    output_type = _output_type(given(kwargs, "response_format"))
     if output_type:
         span.set_attribute(semconv.OUTPUT_TYPE, output_type)
-    if _given(kwargs, "stream"):
+    if given(kwargs, "stream"):
         call.stream_state = _ChatStream()
     if telemetry.capture_content:
-        system, messages = _chat_input_messages(_given(kwargs, "messages") or ())
+        system, messages = _chat_input_messages(given(kwargs, "messages") or ())
         call.set_content(semconv.SYSTEM_INSTRUCTIONS, system or None)
         call.set_content(semconv.INPUT_MESSAGES, messages)
-        call.set_content(semconv.TOOL_DEFINITIONS, _given(kwargs, "tools"))
+        call.set_content(semconv.TOOL_DEFINITIONS, given(kwargs, "tools"))
     return call
 
 
@@ -158,13 +170,19 @@ def _begin_responses(
 
 
 def _begin_embeddings(
-    telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    telemetry: Telemetry,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    server: Endpoints | None = None,
+    given: Arguments | None = None,
 ) -> GenAICall:
-    call = _start_call(telemetry, instance, semconv.OP_EMBEDDINGS, kwargs, ())
-    encoding = _given(kwargs, "encoding_format")
+    given = given or _given
+    call = _start_call(telemetry, instance, semconv.OP_EMBEDDINGS, kwargs, (), server, given)
+    encoding = given(kwargs, "encoding_format")
     if encoding is not None:
         call.span.set_attribute(semconv.REQUEST_ENCODING_FORMATS, [encoding])
-    dimensions = _given(kwargs, "dimensions")
+    dimensions = given(kwargs, "dimensions")
     if dimensions is not None:
         call.span.set_attribute(semconv.EMBEDDINGS_DIMENSION_COUNT, dimensions)
     return call
