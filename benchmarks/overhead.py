@@ -150,7 +150,7 @@ def main() -> int:
                 check=True,
             ).stdout
             rows[(config, mode)] = json.loads(out.strip().splitlines()[-1])["median_us"]
-    print("| mode | bare SDK µs/call | otel-agentops µs/call | overhead µs | + all policies, not triggered µs |")
+    print("| mode | bare SDK µs | otel-agentops µs | overhead µs | + all policies, not triggered µs |")
     print("|---|---|---|---|---|")
     for mode in ("chat", "stream"):
         bare, ours, policies = (rows[(config, mode)] for config in CONFIGS)
