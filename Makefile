@@ -72,8 +72,10 @@ format: $(STAMP)
 	$(BIN)/ruff format otel_agentops tests examples benchmarks
 	$(BIN)/ruff check --fix otel_agentops tests examples benchmarks
 
+# The overhead benchmarks (bare SDK, otel-agentops, the official instrumentation, OpenLLMetry), ~10 min;
+# BENCH_ARGS=--quick for a one-minute run. Results: benchmarks/results/.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
