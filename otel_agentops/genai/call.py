@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 
 ABANDONED = "abandoned"
 
+# Exemplars (a metric point's link to a span) are taken for duration, time to first chunk and errors,
+# where they lead from a slow or failed point to its trace. Token, cost and tool points get an empty
+# context: the SDK's trace-based exemplar filter then rejects them at once, which saves ~1/4 of the
+# metric-recording cost per call (measured with callgrind in benchmarks/).
+_NO_EXEMPLAR = Context()
+
 # Request attributes repeated on every metric point (the semantic conventions' metric attributes).
 _METRIC_KEYS = (
     semconv.OPERATION_NAME,
@@ -181,6 +187,11 @@ class GenAICall:
 
     def _finish(self, error: BaseException | None, abandoned: bool) -> None:
         duration = perf_counter() - self._start
+        # A provider's stream state may assemble what it accumulated (e.g. output messages) once, here,
+        # rather than on every chunk.
+        finish_stream = getattr(self.stream_state, "finish", None)
+        if finish_stream is not None:
+            finish_stream(self)
         span = self.span
         metrics = self.telemetry.metrics
         attrs: dict[str, AttributeValue] = self._extra if self._extra is not None else {}
@@ -229,20 +240,20 @@ class GenAICall:
             metrics.time_to_first_chunk.record(self.time_to_first_chunk, metric_attrs, context=ctx)
         if self.input_tokens is not None:
             metrics.token_usage.record(
-                self.input_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "input"}, context=ctx
+                self.input_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "input"}, context=_NO_EXEMPLAR
             )
         if self.output_tokens is not None:
             metrics.token_usage.record(
-                self.output_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "output"}, context=ctx
+                self.output_tokens, {**metric_attrs, semconv.TOKEN_TYPE: "output"}, context=_NO_EXEMPLAR
             )
         if cost is not None:
-            metrics.cost.record(cost, metric_attrs, context=ctx)
+            metrics.cost.record(cost, metric_attrs, context=_NO_EXEMPLAR)
         elif semconv.COST_UNPRICED in attrs:
-            metrics.unpriced_calls.add(1, metric_attrs, context=ctx)
+            metrics.unpriced_calls.add(1, metric_attrs, context=_NO_EXEMPLAR)
         if self.tool_calls:
             for name in self.tool_calls:
                 metrics.tool_calls.add(
-                    1, {semconv.TOOL_NAME: name, semconv.TOOL_CALL_ORIGIN: "requested"}, context=ctx
+                    1, {semconv.TOOL_NAME: name, semconv.TOOL_CALL_ORIGIN: "requested"}, context=_NO_EXEMPLAR
                 )
 
     def _emit_events(

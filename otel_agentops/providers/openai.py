@@ -332,6 +332,11 @@ class _ChatStream:
         # (choice, tool index) -> [id, name, argument fragments]
         self.tool_calls: dict[tuple[int, int], list[Any]] = {}
 
+    def finish(self, call: GenAICall) -> None:
+        """Called once when the call ends: the output messages are assembled from the chunks only then."""
+        if call.telemetry.capture_content:
+            call.output_messages = _stream_outputs(self)
+
 
 def _chat_chunk(call: GenAICall, chunk: Any) -> None:
     state: _ChatStream = call.stream_state
@@ -347,6 +352,7 @@ def _chat_chunk(call: GenAICall, chunk: Any) -> None:
         reason = _field(choice, "finish_reason")
         if reason:
             state.finish_reasons[index] = reason
+            call.finish_reasons = [state.finish_reasons[i] for i in sorted(state.finish_reasons)]
         delta = _field(choice, "delta")
         if delta is None:
             continue
@@ -366,10 +372,6 @@ def _chat_chunk(call: GenAICall, chunk: Any) -> None:
             text = _field(delta, "content")
             if text:
                 state.text.setdefault(index, []).append(text)
-    if state.finish_reasons:
-        call.finish_reasons = [state.finish_reasons[i] for i in sorted(state.finish_reasons)]
-    if capture:
-        call.output_messages = _stream_outputs(state)
 
 
 def _stream_outputs(state: _ChatStream) -> list[dict[str, Any]]:

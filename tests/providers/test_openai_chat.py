@@ -92,6 +92,8 @@ async def test_chat_metrics(kind, fake_provider, instrumented):
     # Exemplars tie the metric points to the span that produced them.
     span = instrumented.span()
     assert [e.span_id for e in duration.exemplars] == [span.context.span_id]
+    # ...only where they lead somewhere useful: token and cost points carry none (cheaper to record).
+    assert [p.exemplars for p in (tokens["input"], tokens["output"], cost)] == [[], [], []]
 
 
 @pytest.mark.parametrize("kind", KINDS)
