@@ -23,6 +23,7 @@ from opentelemetry.trace import Status
 from otel_agentops.config import parse_bool
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.redaction import Redactor, get_redactor
+from otel_agentops.sdk.span_copy import SpanCopy
 
 REDACT_ALL_SPANS = "OTEL_AGENTOPS_REDACT_ALL_SPANS"
 OUR_SCOPE = "otel_agentops"
@@ -34,39 +35,6 @@ def redact_all_spans(environ: Mapping[str, str] | None = None) -> bool:
 
 def _ours(scope: Any) -> bool:
     return getattr(scope, "name", None) == OUR_SCOPE
-
-
-class _RedactedSpan(ReadableSpan):
-    """A copy with redacted values; the drop counts still come from the original span."""
-
-    def __init__(self, original: ReadableSpan, **changes: Any) -> None:
-        super().__init__(
-            name=changes.get("name", original.name),
-            context=original.context,
-            parent=original.parent,
-            resource=original.resource,
-            attributes=changes.get("attributes", original.attributes),
-            events=changes.get("events", original.events),
-            links=original.links,
-            kind=original.kind,
-            status=changes.get("status", original.status),
-            start_time=original.start_time,
-            end_time=original.end_time,
-            instrumentation_scope=original.instrumentation_scope,
-        )
-        self._original = original
-
-    @property
-    def dropped_attributes(self) -> int:
-        return self._original.dropped_attributes
-
-    @property
-    def dropped_events(self) -> int:
-        return self._original.dropped_events
-
-    @property
-    def dropped_links(self) -> int:
-        return self._original.dropped_links
 
 
 def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
@@ -86,7 +54,7 @@ def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
     events = [_redact_event(event, redactor) for event in span.events]
     if any(new is not old for new, old in zip(events, span.events, strict=True)):
         changes["events"] = events
-    return _RedactedSpan(span, **changes) if changes else span
+    return SpanCopy(span, **changes) if changes else span
 
 
 def _redact_event(event: Event, redactor: Redactor) -> Event:

@@ -58,6 +58,7 @@ from otel_agentops.sdk.forking import (
     register_fork_hooks,
     shutdown_when_worker_exits,
 )
+from otel_agentops.sdk.span_copy import SpanCopy
 from otel_agentops.version import __version__
 
 __all__ = ["TailSamplingProcessor"]
@@ -104,38 +105,9 @@ class _Trace:
         return self.end - self.start
 
 
-class _KeptRoot(ReadableSpan):
+def _kept_root(span: ReadableSpan, reason: str) -> ReadableSpan:
     """A kept trace's local root as exporters see it: the ended span plus ``agentops.sampling.reason``."""
-
-    def __init__(self, span: ReadableSpan, reason: str) -> None:
-        super().__init__(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=span.resource,
-            attributes={**span.attributes, semconv.SAMPLING_REASON: reason},
-            events=span.events,
-            links=span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
-        self._original = span
-
-    # The copy holds plain sequences; the limits the SDK applied were counted on the original.
-    @property
-    def dropped_attributes(self) -> int:
-        return self._original.dropped_attributes
-
-    @property
-    def dropped_events(self) -> int:
-        return self._original.dropped_events
-
-    @property
-    def dropped_links(self) -> int:
-        return self._original.dropped_links
+    return SpanCopy(span, attributes={**(span.attributes or {}), semconv.SAMPLING_REASON: reason})
 
 
 # A decision's counter attributes and how many of its kept spans found no room in the outbox.
@@ -354,7 +326,7 @@ class TailSamplingProcessor(SpanProcessor):
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            span = _KeptRoot(*item) if isinstance(item, tuple) else item
+            span = _kept_root(*item) if isinstance(item, tuple) else item
             try:
                 on_end(span)
             except Exception as exc:  # a broken downstream must not stop the worker

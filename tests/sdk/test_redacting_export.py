@@ -64,7 +64,7 @@ def test_clean_spans_go_out_as_they_are():
     provider, exported = pipeline(all_spans=True)
     provider.get_tracer("app").start_span("checkout", attributes={"order.id": "ORD-1042", "items": 3}).end()
     [span] = exported.get_finished_spans()
-    assert type(span).__name__ != "_RedactedSpan"
+    assert type(span).__name__ != "SpanCopy"
     assert dict(span.attributes) == {"order.id": "ORD-1042", "items": 3}
 
 
