@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from support.instrumented import json_spans, run_instrumented
 
 from otel_agentops.instrumentors import INSTRUMENTORS
 
@@ -29,32 +30,7 @@ AGENT_ENV = {
 
 
 def run_agent(module: str = "support_agent", **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
-    result = subprocess.run(
-        [str(INSTRUMENT), sys.executable, "-m", module],
-        cwd=EXAMPLES,
-        env={**clean, **AGENT_ENV, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def json_spans(stdout: str) -> list[dict]:
-    decoder = json.JSONDecoder()
-    spans, index = [], 0
-    while (start := stdout.find("{", index)) != -1:
-        try:
-            obj, index = decoder.raw_decode(stdout, start)
-        except json.JSONDecodeError:
-            index = start + 1
-            continue
-        if isinstance(obj, dict) and "context" in obj and "attributes" in obj:
-            spans.append(obj)
-    return spans
+    return run_instrumented(["-m", module], {**AGENT_ENV, **env}, EXAMPLES)
 
 
 def test_entry_points_match_the_registry():

@@ -6,8 +6,6 @@ import asyncio
 import gc
 import json
 import logging
-import os
-import subprocess
 import sys
 import types
 import warnings
@@ -21,7 +19,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import config as runnable_config
 from opentelemetry import trace
-from test_auto_instrumentation import json_spans
+from support.instrumented import json_spans, run_instrumented
 
 import otel_agentops
 from otel_agentops.fake_provider.scenario import Reply, ToolCall
@@ -274,23 +272,15 @@ def test_zero_code_under_opentelemetry_instrument():
 
     names = {ep.name for ep in entry_points(group="opentelemetry_instrumentor")}
     assert "agentops_langchain" in names, "entry point missing: add it to pyproject.toml and reinstall"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_", "LANGSMITH_"))}
-    result = subprocess.run(
-        [str(INSTRUMENT), sys.executable, str(APP)],
-        env={
-            **clean,
-            "OTEL_SERVICE_NAME": "langgraph-app",
-            "OTEL_TRACES_EXPORTER": "console",
-            "OTEL_METRICS_EXPORTER": "none",
-            "OTEL_LOGS_EXPORTER": "none",
-            "OTEL_BSP_SCHEDULE_DELAY": "100",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    env = {
+        "OTEL_SERVICE_NAME": "langgraph-app",
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "LANGSMITH_TRACING": "false",
+    }
+    result = run_instrumented([str(APP)], env, APP.parent)
     spans = json_spans(result.stdout)
     counts: dict[str, int] = {}
     for span in spans:

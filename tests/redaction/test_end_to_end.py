@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
+from support.instrumented import run_instrumented
 from support.otlp_receiver import OtlpReceiver
 
 from otel_agentops.fake_provider import FakeProvider
@@ -29,27 +28,18 @@ SECRETS = {
 
 def test_no_secret_in_the_exported_otlp_payload():
     with FakeProvider() as fake, OtlpReceiver() as receiver:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
-        env.update(
-            SECRETS_JSON=json.dumps(SECRETS),
-            OPENAI_BASE_URL=fake.openai_base_url,
-            OTEL_SERVICE_NAME="secrets-app",
-            OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="span_only",
-            OTEL_TRACES_EXPORTER="otlp",
-            OTEL_METRICS_EXPORTER="none",
-            OTEL_LOGS_EXPORTER="none",
-            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint,
-        )
-        result = subprocess.run(
-            [str(INSTRUMENT), sys.executable, str(ROOT / "tests" / "apps" / "secrets_app.py")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
+        env = {
+            "SECRETS_JSON": json.dumps(SECRETS),
+            "OPENAI_BASE_URL": fake.openai_base_url,
+            "OTEL_SERVICE_NAME": "secrets-app",
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "span_only",
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http_endpoint,
+        }
+        run_instrumented([str(ROOT / "tests" / "apps" / "secrets_app.py")], env, ROOT)
         spans = receiver.wait_for_spans(2)
         # The secrets really were sent: the provider saw them (so their absence below means something).
         sent = json.dumps([(dict(r.headers), r.body) for r in fake.requests])

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
@@ -14,6 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
+from support.instrumented import run_instrumented
 
 from otel_agentops.sdk.redacting_export import RedactingLogRecordExporter, RedactingSpanExporter
 
@@ -101,17 +97,7 @@ def test_safety_net_is_on_under_opentelemetry_instrument(tmp_path):
         "with trace.get_tracer('app').start_as_current_span('call') as span:\n"
         f"    span.set_attribute('http.url', 'https://x.example/?token={KEY}')\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(OTEL_TRACES_EXPORTER="console", OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
-    instrument = Path(sys.executable).parent / "opentelemetry-instrument"
-    result = subprocess.run(
-        [str(instrument), sys.executable, str(app)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
+    result = run_instrumented([str(app)], env, tmp_path, timeout=60)
     assert '"http.url": "https://x.example/?token=[REDACTED:' in result.stdout
     assert KEY not in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,3 +26,18 @@ def run_instrumented(
     )
     assert result.returncode == 0, result.stderr
     return result
+
+
+def json_spans(stdout: str) -> list[dict]:
+    """The spans the SDK's `console` exporter printed (one JSON object per span, among other output)."""
+    decoder = json.JSONDecoder()
+    spans, index = [], 0
+    while (start := stdout.find("{", index)) != -1:
+        try:
+            obj, index = decoder.raw_decode(stdout, start)
+        except json.JSONDecodeError:
+            index = start + 1
+            continue
+        if isinstance(obj, dict) and "context" in obj and "attributes" in obj:
+            spans.append(obj)
+    return spans
