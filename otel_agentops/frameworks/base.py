@@ -11,12 +11,13 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from otel_agentops.agents.spans import AgentTelemetry
-from otel_agentops.genai.failsafe import logger, report_internal_error
+from otel_agentops.genai.failsafe import report_internal_error
+from otel_agentops.on_import import PatchOnImport
 
 Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-class FrameworkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class FrameworkInstrumentor(PatchOnImport, BaseInstrumentor):  # type: ignore[misc]
     """Subclasses patch in `_patch` through `_wrap`; this class removes every wrapper again.
 
     A target that does not exist in the installed framework version is skipped (feature detection instead
@@ -26,30 +27,20 @@ class FrameworkInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     telemetry: AgentTelemetry
     _patched: list[tuple[Any, str]]
 
-    @property
-    def patched_anything(self) -> bool:
-        return bool(getattr(self, "_patched", None))
-
     @abstractmethod
     def instrumentation_dependencies(self) -> Collection[str]: ...
 
     @abstractmethod
     def _patch(self) -> None: ...
 
-    def _instrument(self, **kwargs: Any) -> None:
+    def _patch_now(self, **kwargs: Any) -> None:
         self._patched = []
-        # opentelemetry-instrument skips BaseInstrumentor's dependency check for plugins whose
-        # distribution has no `instruments` extra (ours serves several libraries), so check here.
-        conflict = self._check_dependency_conflicts()
-        if conflict is not None:
-            logger.debug("otel-agentops: %s not instrumented: %s", type(self).__name__, conflict)
-            return
         # Its own telemetry rather than the decorators' current one, so these spans use the providers
         # given here whether or not `agentops_agents` is enabled.
         self.telemetry = AgentTelemetry(kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
         self._patch()
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch_now(self, **kwargs: Any) -> None:
         for owner, attribute in reversed(getattr(self, "_patched", ())):
             unwrap(owner, attribute)
         self._patched = []

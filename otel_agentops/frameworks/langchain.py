@@ -66,6 +66,7 @@ def _enter_scope(handler: Any) -> Wrapper:
 
 
 class LangChainInstrumentor(FrameworkInstrumentor):
+    library = "langchain_core"
     _handler: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -98,8 +99,8 @@ class LangChainInstrumentor(FrameworkInstrumentor):
             ):
                 self._wrap_attribute(module, _CONFIG_CONTEXT, hook)
 
-    def _uninstrument(self, **kwargs: Any) -> None:
-        super()._uninstrument(**kwargs)
+    def _unpatch_now(self, **kwargs: Any) -> None:
+        super()._unpatch_now(**kwargs)
         if self._handler is not None:
             # Managers created meanwhile keep the handler: let it finish the runs under way, start none.
             self._handler.active = False

@@ -139,6 +139,8 @@ def _record_rpc_error(span: Span, error: BaseException) -> None:
 
 
 class MCPInstrumentor(FrameworkInstrumentor):
+    library = "mcp"
+
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
 

@@ -519,6 +519,8 @@ _TRACING_MODULE = "anthropic._base_client"
 class AnthropicInstrumentor(ProviderInstrumentor):
     """Entry point `agentops_anthropic`."""
 
+    library = "anthropic"
+
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
 
@@ -536,8 +538,8 @@ class AnthropicInstrumentor(ProviderInstrumentor):
             points.append(PatchPoint(module, "AsyncMessages", "stream", _STREAM_HELPER, is_async=False))
         return points
 
-    def _instrument(self, **kwargs: Any) -> None:
-        super()._instrument(**kwargs)
+    def _patch_now(self, **kwargs: Any) -> None:
+        super()._patch_now(**kwargs)
         if not self._patched:
             return
         try:

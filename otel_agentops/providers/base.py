@@ -13,9 +13,10 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from otel_agentops.config import Settings
-from otel_agentops.genai.failsafe import logger, report_internal_error
+from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation, async_wrapper, sync_wrapper
+from otel_agentops.on_import import PatchOnImport
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,7 @@ class PatchPoint:
     is_async: bool
 
 
-class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class ProviderInstrumentor(PatchOnImport, BaseInstrumentor):  # type: ignore[misc]
     """Subclasses list their patch points; this class applies and removes them.
 
     A patch point whose module, class or method does not exist in the installed SDK version is skipped
@@ -36,24 +37,14 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     _patched: list[tuple[Any, str]]
 
-    @property
-    def patched_anything(self) -> bool:
-        return bool(getattr(self, "_patched", None))
-
     @abstractmethod
     def patch_points(self) -> Sequence[PatchPoint]: ...
 
     @abstractmethod
     def instrumentation_dependencies(self) -> Collection[str]: ...
 
-    def _instrument(self, **kwargs: Any) -> None:
+    def _patch_now(self, **kwargs: Any) -> None:
         self._patched = []
-        # opentelemetry-instrument skips BaseInstrumentor's dependency check for plugins whose
-        # distribution has no `instruments` extra (ours serves several libraries), so check here.
-        conflict = self._check_dependency_conflicts()
-        if conflict is not None:
-            logger.debug("otel-agentops: %s not instrumented: %s", type(self).__name__, conflict)
-            return
         telemetry = Telemetry(
             Settings.from_env(),
             tracer_provider=kwargs.get("tracer_provider"),
@@ -68,7 +59,7 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             wrapt.wrap_function_wrapper(owner, point.method, make(telemetry, point.operation))
             self._patched.append((owner, point.method))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _unpatch_now(self, **kwargs: Any) -> None:
         for owner, method in getattr(self, "_patched", ()):
             unwrap(owner, method)
         self._patched = []

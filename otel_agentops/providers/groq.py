@@ -60,6 +60,8 @@ _EMBEDDINGS = Operation(_begin_embeddings, finisher(openai_shapes._embeddings_re
 class GroqInstrumentor(ProviderInstrumentor):
     """Entry point `agentops_groq`."""
 
+    library = "groq"
+
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
 

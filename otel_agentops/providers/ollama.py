@@ -289,6 +289,8 @@ _EMBED = Operation(_begin_embed, _finisher(_embed_response))
 class OllamaInstrumentor(ProviderInstrumentor):
     """Entry point `agentops_ollama`."""
 
+    library = "ollama"
+
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
 
@@ -299,12 +301,12 @@ class OllamaInstrumentor(ProviderInstrumentor):
             points.append(PatchPoint("ollama._client", "AsyncClient", method, operation, is_async=True))
         return points
 
-    def _instrument(self, **kwargs: Any) -> None:
-        super()._instrument(**kwargs)
+    def _patch_now(self, **kwargs: Any) -> None:
+        super()._patch_now(**kwargs)
         _rebind_module_functions()
 
-    def _uninstrument(self, **kwargs: Any) -> None:
-        super()._uninstrument(**kwargs)
+    def _unpatch_now(self, **kwargs: Any) -> None:
+        super()._unpatch_now(**kwargs)
         _rebind_module_functions()
 
 

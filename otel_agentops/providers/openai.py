@@ -472,6 +472,8 @@ _EMBEDDINGS_MODULE = "openai.resources.embeddings"
 class OpenAIInstrumentor(ProviderInstrumentor):
     """Entry point `agentops_openai`."""
 
+    library = "openai"
+
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
 
