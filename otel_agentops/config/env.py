@@ -63,18 +63,27 @@ def parse_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def parse_float(
-    environ: Mapping[str, str], name: str, default: float | None, *, minimum: float = 0.0
+    environ: Mapping[str, str],
+    name: str,
+    default: float | None,
+    *,
+    minimum: float = 0.0,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+    accepted: str | None = None,
 ) -> float | None:
+    """A finite number in range; `accepted` replaces the generated description of the valid form."""
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = float(raw)
     except ValueError:
-        report_invalid(name, raw, f"a number >= {minimum:g}", default)
+        report_invalid(name, raw, accepted or f"a number >= {minimum:g}", default)
         return default
-    if not math.isfinite(value) or value < minimum:
-        report_invalid(name, raw, f"a finite number >= {minimum:g}", default)
+    too_small = value <= minimum if exclusive_minimum else value < minimum
+    if not math.isfinite(value) or too_small or (maximum is not None and value > maximum):
+        report_invalid(name, raw, accepted or f"a finite number >= {minimum:g}", default)
         return default
     return value
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -68,14 +68,22 @@ class SamplingSettings:
         """The rule variables, each validated on its own (a bad one keeps its default)."""
         env = os.environ if environ is None else environ
         return cls(
-            ratio=_parse_number(
-                env, SAMPLING_RATIO, DEFAULT_RATIO, "a number from 0 to 1", lambda v: 0.0 <= v <= 1.0
+            ratio=cast(
+                float,
+                parse_float(env, SAMPLING_RATIO, DEFAULT_RATIO, maximum=1.0, accepted="a number from 0 to 1"),
             ),
             slow=parse_float(env, SAMPLING_SLOW, None),
             cost=parse_float(env, SAMPLING_COST, None),
             keep_errors=parse_bool(env, SAMPLING_KEEP_ERRORS, True),
-            decision_wait=_parse_number(
-                env, SAMPLING_DECISION_WAIT, DEFAULT_DECISION_WAIT, "a number of seconds > 0", lambda v: v > 0
+            decision_wait=cast(
+                float,
+                parse_float(
+                    env,
+                    SAMPLING_DECISION_WAIT,
+                    DEFAULT_DECISION_WAIT,
+                    exclusive_minimum=True,
+                    accepted="a number of seconds > 0",
+                ),
             ),
             # With an int default the parser returns an int.
             max_traces=cast(int, parse_int(env, SAMPLING_MAX_TRACES, DEFAULT_MAX_TRACES, minimum=1)),
@@ -99,20 +107,3 @@ def tail_sampling_enabled(environ: Mapping[str, str] | None = None) -> bool:
 def load_sampling(environ: Mapping[str, str] | None = None) -> SamplingSettings | None:
     """The tail sampler's settings when it is switched on, else None."""
     return SamplingSettings.from_env(environ) if tail_sampling_enabled(environ) else None
-
-
-def _parse_number(
-    environ: Mapping[str, str], name: str, default: float, accepted: str, valid: Callable[[float], bool]
-) -> float:
-    """A float with a range the shared parsers cannot express, with one accepted form for every failure."""
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and valid(value)):
-        report_invalid(name, raw, accepted, default)
-        return default
-    return value
