@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LITELLM_VENV := .venv-litellm
+LITELLM_STAMP := $(LITELLM_VENV)/.installed
 
-.PHONY: demo test lint format bench clean venv binaries promtool e2e jaeger collector demo-otlp clean-binaries
+.PHONY: demo test lint format bench clean venv binaries promtool redis-server e2e jaeger collector demo-otlp \
+	clean-binaries test-litellm
 
 venv: $(STAMP)
 
@@ -25,9 +28,22 @@ DEMO_ENV := OTEL_SERVICE_NAME=support-agent \
 demo: $(STAMP)
 	cd examples && env $(DEMO_ENV) ../$(BIN)/opentelemetry-instrument ../$(BIN)/python -m support_agent
 
-test: $(STAMP) binaries promtool
+test: $(STAMP) binaries promtool redis-server $(LITELLM_STAMP)
 	$(BIN)/ruff check otel_agentops tests examples benchmarks
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-litellm
+
+# LiteLLM pins openai<3 while the main virtualenv tests openai 3, so LiteLLM gets a virtualenv of its own
+# and its tests (tests/litellm, not collected in .venv) run there.
+$(LITELLM_STAMP): pyproject.toml
+	test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LITELLM_VENV)/bin/python -m pip install --quiet -e ".[litellm,openai,anthropic]" \
+		"pytest>=8,<10" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3"
+	touch $(LITELLM_STAMP)
+
+test-litellm: $(LITELLM_STAMP)
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(LITELLM_VENV)/bin/python -m pytest -q tests/litellm
 
 # Real Jaeger v2 and OpenTelemetry Collector binaries for the e2e tests, `make jaeger` and `make collector`:
 # built once per machine with Go from the module proxy, cached outside the repo
@@ -37,7 +53,12 @@ binaries:
 
 # promtool for the alert-rule unit tests (Debian's prometheus package, when root).
 promtool:
-	bash scripts/ensure-promtool.sh
+	bash scripts/ensure-debian-tool.sh promtool prometheus
+
+# redis-server for the shared-state and Redis cache tests (Debian's redis-server package, when root);
+# the tests start their own server on a random loopback port.
+redis-server:
+	bash scripts/ensure-debian-tool.sh redis-server redis-server
 
 e2e: $(STAMP) binaries promtool
 	$(BIN)/python -m pytest -q tests/e2e

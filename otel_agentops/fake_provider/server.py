@@ -25,7 +25,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from otel_agentops.fake_provider import anthropic as anthropic_wire
+from otel_agentops.fake_provider import bedrock as bedrock_wire
+from otel_agentops.fake_provider import cohere as cohere_wire
 from otel_agentops.fake_provider import control
+from otel_agentops.fake_provider import gemini as gemini_wire
+from otel_agentops.fake_provider import mistral as mistral_wire
 from otel_agentops.fake_provider import ollama as ollama_wire
 from otel_agentops.fake_provider import openai as openai_wire
 from otel_agentops.fake_provider.faults import FAULT_HEADER, Fault
@@ -47,6 +51,10 @@ DEFAULT_WIRE_FORMATS: tuple[WireFormat, ...] = (
     anthropic_wire.WIRE,
     _GROQ_WIRE,
     ollama_wire.WIRE,
+    gemini_wire.WIRE,
+    bedrock_wire.WIRE,
+    mistral_wire.WIRE,
+    cohere_wire.WIRE,
 )
 _LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
 _POLL_INTERVAL = 0.05
@@ -170,6 +178,26 @@ class FakeProvider:
     @property
     def anthropic_base_url(self) -> str:
         """The Anthropic SDK's `base_url` (it adds ``/v1/...`` itself)."""
+        return self.base_url
+
+    @property
+    def gemini_base_url(self) -> str:
+        """google-genai's `HttpOptions(base_url=...)` (it adds ``/v1beta/models/...`` itself)."""
+        return self.base_url
+
+    @property
+    def bedrock_endpoint_url(self) -> str:
+        """boto3's `endpoint_url` for the ``bedrock-runtime`` client (it adds ``/model/...`` itself)."""
+        return self.base_url
+
+    @property
+    def mistral_server_url(self) -> str:
+        """mistralai's `server_url` (it adds ``/v1/...`` itself; served under ``/mistral``)."""
+        return f"{self.base_url}/mistral"
+
+    @property
+    def cohere_base_url(self) -> str:
+        """cohere's `base_url` (it adds ``/v2/...`` itself)."""
         return self.base_url
 
     # --- test API ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, create_key, set_value
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
@@ -32,6 +32,10 @@ ABANDONED = "abandoned"
 # context: the SDK's trace-based exemplar filter then rejects them at once, which saves ~1/4 of the
 # metric-recording cost per call (measured with callgrind in benchmarks/).
 _NO_EXEMPLAR = Context()
+# Set in the context a call's SDK method runs in: an instrumented client library called by another one
+# (LiteLLM calling openai, an SDK method calling its own twin) then makes no second LLM span for the
+# same request, and the policies are applied once.
+IN_GENAI_CALL = create_key("agentops-genai-call")
 
 # Request attributes repeated on every metric point (the semantic conventions' metric attributes).
 _METRIC_KEYS = (
@@ -96,7 +100,7 @@ class GenAICall:
             attributes[semconv.CONVERSATION_ID] = conversation
         name = f"{operation} {request_model}" if request_model else operation
         self.span: Span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        self.context: Context = trace.set_span_in_context(self.span)
+        self.context: Context = set_value(IN_GENAI_CALL, True, trace.set_span_in_context(self.span))
         self._start = perf_counter()
         self._ended = False
         self.response_model: str | None = None

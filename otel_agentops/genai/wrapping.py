@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
-from otel_agentops.genai.call import GenAICall
+from otel_agentops.genai.call import IN_GENAI_CALL, GenAICall
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.policies.chain import PolicyChain
@@ -37,7 +37,7 @@ class Operation:
 def _start(
     telemetry: Telemetry, operation: Operation, instance: Any, args: Any, kwargs: Any
 ) -> GenAICall | None:
-    if otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+    if otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY) or otel_context.get_value(IN_GENAI_CALL):
         return None
     try:
         return operation.begin(telemetry, instance, args, kwargs)

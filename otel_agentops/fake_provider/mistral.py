@@ -1,0 +1,8 @@
+"""Placeholder: the mistral wire format is being written (routes empty until then)."""
+
+from __future__ import annotations
+
+from otel_agentops.fake_provider import openai as openai_wire
+from otel_agentops.fake_provider.wire import WireFormat
+
+WIRE = WireFormat(name="mistral", routes=(), error_body=openai_wire.error_body)
