@@ -18,6 +18,7 @@ from otel_agentops.config.policies import PolicySet, PolicySettings
 from otel_agentops.genai import semconv
 from otel_agentops.genai.errors import error_type
 from otel_agentops.policies import clock as _clock
+from otel_agentops.policies import state
 from otel_agentops.policies.breaker import CircuitBreaker, State
 from otel_agentops.policies.classify import is_transient
 from otel_agentops.policies.errors import CircuitOpenError, RateLimitExceeded
@@ -262,7 +263,7 @@ class PolicyChain:
             with self._lock:
                 breaker = self._breakers.get(key)
                 if breaker is None:
-                    breaker = self._breakers[key] = CircuitBreaker(
+                    breaker = self._breakers[key] = state.circuit_breaker(
                         key, policies.circuit_breaker, self._transition
                     )
                     self._breaker_state.set(int(State.CLOSED), {semconv.POLICY_KEY: key})
@@ -275,7 +276,7 @@ class PolicyChain:
             with self._lock:
                 limiter = self._limiters.get(key)
                 if limiter is None:
-                    limiter = self._limiters[key] = RateLimiter(key, policies.rate_limit)
+                    limiter = self._limiters[key] = state.rate_limiter(key, policies.rate_limit)
         return limiter
 
     def _transition(self, key: str, old: State, new: State) -> None:
