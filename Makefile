@@ -25,8 +25,11 @@ DEMO_ENV := OTEL_SERVICE_NAME=support-agent \
 	OTEL_AGENTOPS_AGENT_FUNCTIONS=support_agent.agent:run_agent=support-agent \
 	OTEL_AGENTOPS_TOOL_FUNCTIONS=support_agent.tools:lookup_order,support_agent.tools:search_docs
 
+# PROVIDER picks the client library: openai (default), anthropic, groq, gemini, bedrock, mistral, cohere.
+PROVIDER ?= openai
 demo: $(STAMP)
-	cd examples && env $(DEMO_ENV) ../$(BIN)/opentelemetry-instrument ../$(BIN)/python -m support_agent
+	cd examples && env $(DEMO_ENV) ../$(BIN)/opentelemetry-instrument ../$(BIN)/python -m support_agent \
+		--provider $(PROVIDER)
 
 test: $(STAMP) binaries promtool redis-server $(LITELLM_STAMP)
 	$(BIN)/ruff check otel_agentops tests examples benchmarks

@@ -11,12 +11,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from openai import OpenAI
-
 from otel_agentops import agent, conversation, tool
 from support_agent import tools
 from support_agent.__main__ import main
 from support_agent.agent import run_agent
+from support_agent.backends.base import Backend
 
 
 @tool
@@ -30,14 +29,14 @@ def search_docs(query: str) -> dict[str, Any]:
 
 
 @agent("support-agent")
-def support_agent(client: OpenAI, model: str, task: str) -> str:
-    return run_agent(client, model, task, {"lookup_order": lookup_order, "search_docs": search_docs})
+def support_agent(backend: Backend, task: str) -> str:
+    return run_agent(backend, task, {"lookup_order": lookup_order, "search_docs": search_docs})
 
 
-def run(client: OpenAI, model: str, task: str) -> str:
+def run(backend: Backend, task: str) -> str:
     # Every span of this run, the agent's included, carries the ticket as gen_ai.conversation.id.
     with conversation(f"ticket-{sum(map(ord, task)) % 10_000}"):
-        return support_agent(client, model, task)
+        return support_agent(backend, task)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from support_agent.backends.base import ToolSpec
+
 _ORDERS = {
     "ORD-1042": {"status": "shipped", "carrier": "PostNord", "eta": "2026-11-27"},
     "ORD-2077": {"status": "processing", "carrier": None, "eta": None},
@@ -26,29 +28,19 @@ def search_docs(query: str) -> dict[str, Any]:
     return {"query": query, "results": hits or list(_DOCS.values())}
 
 
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "lookup_order",
-            "description": "Status, carrier and delivery date of an order",
-            "parameters": {
-                "type": "object",
-                "properties": {"order_id": {"type": "string", "description": "e.g. ORD-1042"}},
-                "required": ["order_id"],
-            },
+TOOL_SPECS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        "lookup_order",
+        "Status, carrier and delivery date of an order",
+        {
+            "type": "object",
+            "properties": {"order_id": {"type": "string", "description": "e.g. ORD-1042"}},
+            "required": ["order_id"],
         },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "search_docs",
-            "description": "Search the help-centre articles",
-            "parameters": {
-                "type": "object",
-                "properties": {"query": {"type": "string"}},
-                "required": ["query"],
-            },
-        },
-    },
-]
+    ),
+    ToolSpec(
+        "search_docs",
+        "Search the help-centre articles",
+        {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    ),
+)
