@@ -6,7 +6,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from otel_agentops.config import Settings, policies
+from otel_agentops.config import Settings, policies, scaling
 from otel_agentops.genai.content import content_json
 from otel_agentops.genai.events import CallEvents
 from otel_agentops.genai.metrics import GenAIMetrics
@@ -47,8 +47,13 @@ class Telemetry:
         meter = metrics.get_meter(SCOPE_NAME, __version__, meter_provider)
         self.metrics = GenAIMetrics(meter)
         policy_settings = policies.load()
+        scaling_settings = scaling.load()
         # None when nothing is configured: the wrappers then call the SDK directly, at no cost.
-        self.policies = PolicyChain(policy_settings, meter) if policy_settings.enabled else None
+        self.policies = (
+            PolicyChain(policy_settings, meter, scaling_settings)
+            if policy_settings.enabled or scaling_settings.enabled
+            else None
+        )
 
     def content_json(self, value: object) -> str:
         return content_json(value, self.redactor)

@@ -17,8 +17,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from otel_agentops.genai.call import IN_GENAI_CALL, GenAICall
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.telemetry import Telemetry
-from otel_agentops.policies.chain import PolicyChain
-from otel_agentops.policies.sdk_retries import without_sdk_retries
+from otel_agentops.policies.chain import Request
 
 Begin = Callable[[Telemetry, Any, tuple[Any, ...], dict[str, Any]], GenAICall]
 Finish = Callable[[GenAICall, Any], Any]
@@ -55,20 +54,6 @@ def _finish(operation: Operation, call: GenAICall, result: Any) -> Any:
         return result
 
 
-def _sender(
-    chain: PolicyChain,
-    call: GenAICall,
-    wrapped: Callable[..., Any],
-    instance: Any,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Callable[[dict[str, Any]], Any]:
-    """How the chain sends one attempt (possibly with another model): the SDK method, with the SDK's own
-    retries switched off when our retry policy owns the budget."""
-    target = without_sdk_retries(wrapped, instance) if chain.wants_sdk_retries_off(call, kwargs) else wrapped
-    return lambda attempt_kwargs: target(*args, **attempt_kwargs)
-
-
 def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -82,7 +67,7 @@ def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             if chain is None:
                 result = wrapped(*args, **kwargs)
             else:
-                result = chain.run_sync(call, _sender(chain, call, wrapped, instance, args, kwargs), kwargs)
+                result = chain.run_sync(call, Request(wrapped, instance, args, kwargs))
         except BaseException as exc:
             otel_context.detach(token)
             call.end(exc)
@@ -106,9 +91,7 @@ def async_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             if chain is None:
                 result = await wrapped(*args, **kwargs)
             else:
-                result = await chain.run_async(
-                    call, _sender(chain, call, wrapped, instance, args, kwargs), kwargs
-                )
+                result = await chain.run_async(call, Request(wrapped, instance, args, kwargs))
         except BaseException as exc:
             otel_context.detach(token)
             call.end(exc)

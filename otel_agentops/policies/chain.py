@@ -1,39 +1,53 @@
-"""The policy chain: retry > circuit breaker > rate limit around each attempt, then fallback models.
+"""The policy chain around one SDK call, outermost first:
 
-The chain is written once, as a generator that yields what it needs done (`Send` the request, `Sleep`) and
-receives the outcome; a sync and an async driver carry those out. So retries, breaker and limiter logic
-exist in one copy for both worlds, and tests can drive it with a fake clock.
+cache (a hit answers without a request) > model routing (alias -> tier's model) > fallback models >
+per attempt: load balancing (which endpoint) > circuit breaker > rate limit > send > retry.
+
+The cache sits outside everything else because a hit costs nothing: no rate-limit slot, no breaker
+verdict. Routing comes before fallback so a fallback chain is the routed model's own.
+
+The per-attempt part is written once, as a generator that yields what it needs done (`Send` the request,
+`Sleep`) and receives the outcome; a sync and an async driver carry those out. So retries, breaker and
+limiter logic exist in one copy for both worlds, and tests can drive it with a fake clock.
 """
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import Meter
 
 from otel_agentops.config.policies import PolicySet, PolicySettings
+from otel_agentops.config.scaling import ScalingSettings
 from otel_agentops.genai import semconv
 from otel_agentops.genai.errors import error_type
+from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.policies import clock as _clock
 from otel_agentops.policies import state
+from otel_agentops.policies.balancing import Balancer, Endpoint
 from otel_agentops.policies.breaker import CircuitBreaker, State
+from otel_agentops.policies.cache import MISS, ResponseCache, request_key
 from otel_agentops.policies.classify import is_transient
 from otel_agentops.policies.errors import CircuitOpenError, RateLimitExceeded
+from otel_agentops.policies.estimate import estimate_tokens
 from otel_agentops.policies.ratelimit import RateLimiter, Reservation
+from otel_agentops.policies.rebind import client_of, sdk_retries_on, with_client_options
 from otel_agentops.policies.retry import RetryPolicy
+from otel_agentops.policies.routing import Router
 
 if TYPE_CHECKING:
     from otel_agentops.genai.call import GenAICall
+    from otel_agentops.policies.balancing import _Group
 
 
 class Send:
-    __slots__ = ("kwargs",)
+    __slots__ = ("endpoint", "kwargs")
 
-    def __init__(self, kwargs: dict[str, Any]) -> None:
+    def __init__(self, kwargs: dict[str, Any], endpoint: Endpoint | None = None) -> None:
         self.kwargs = kwargs
+        self.endpoint = endpoint
 
 
 class Sleep:
@@ -53,11 +67,58 @@ class Failed:
 
 
 Plan = Generator[Send | Sleep, Any, Any]
+Sender = Callable[[dict[str, Any], "Endpoint | None"], Any]
+
+
+class Request:
+    """The SDK call the chain runs: the wrapped method, the resource it is bound to, its arguments."""
+
+    __slots__ = ("args", "instance", "kwargs", "wrapped")
+
+    def __init__(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self.wrapped = wrapped
+        self.instance = instance
+        self.args = args
+        self.kwargs = kwargs
+
+    @property
+    def method(self) -> str:
+        cls = type(self.instance)
+        return f"{cls.__module__}.{cls.__qualname__}.{getattr(self.wrapped, '__name__', '')}"
+
+    @property
+    def base_url(self) -> str | None:
+        client = client_of(self.instance)
+        return None if client is None else str(getattr(client, "base_url", "")) or None
+
+
+class _CacheHit:
+    """Put where a stream's state goes, because `GenAICall.end` runs its `finish` first: a response
+    served from the cache consumed no tokens and cost nothing, whatever usage the stored answer shows."""
+
+    __slots__ = ()
+
+    def finish(self, call: GenAICall) -> None:
+        call.input_tokens = call.output_tokens = call.reasoning_tokens = None
+        call.cache_read_tokens = call.cache_write_tokens = 0
+        call.set_attribute(semconv.USAGE_COST, 0.0)
+
+
+_CACHE_HIT = _CacheHit()
 
 
 class PolicyChain:
-    def __init__(self, settings: PolicySettings, meter: Meter) -> None:
+    def __init__(
+        self, settings: PolicySettings, meter: Meter, scaling: ScalingSettings | None = None
+    ) -> None:
         self.settings = settings
+        scaling = scaling or ScalingSettings()
+        self.scaling = scaling
+        self._cache = _make_cache(scaling) if scaling.cache.enabled else None
+        self._router = Router(scaling.routing) if scaling.routing.enabled else None
+        self._balancer = Balancer(scaling.balancing) if scaling.balancing.enabled else None
         self._lock = threading.Lock()
         self._breakers: dict[str, CircuitBreaker] = {}
         self._limiters: dict[str, RateLimiter] = {}
@@ -84,6 +145,27 @@ class PolicyChain:
         self._fallbacks = meter.create_counter(
             semconv.METRIC_FALLBACKS, unit="{call}", description="Calls sent to a fallback model"
         )
+        self._cache_hits = meter.create_counter(
+            semconv.METRIC_CACHE_HITS, unit="{call}", description="Calls answered from the response cache"
+        )
+        self._cache_misses = meter.create_counter(
+            semconv.METRIC_CACHE_MISSES, unit="{call}", description="Cacheable calls sent to the provider"
+        )
+        self._cache_bypasses = meter.create_counter(
+            semconv.METRIC_CACHE_BYPASSES,
+            unit="{call}",
+            description="Calls the response cache skips (streams, arguments with no canonical form)",
+        )
+        self._routed = meter.create_counter(
+            semconv.METRIC_ROUTED_CALLS,
+            unit="{call}",
+            description="Calls routed from an alias to a tier's model",
+        )
+        self._balanced = meter.create_counter(
+            semconv.METRIC_BALANCED_REQUESTS,
+            unit="{request}",
+            description="Requests sent to each load-balanced endpoint",
+        )
 
     def wants_sdk_retries_off(self, call: GenAICall, kwargs: Mapping[str, Any]) -> bool:
         """With our retry on, the SDK's own retries would multiply with it: the budget must be ours alone."""
@@ -91,8 +173,12 @@ class PolicyChain:
 
     # ------------------------------------------------------------ drivers
 
-    def run_sync(self, call: GenAICall, send: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any]) -> Any:
-        plan = self.plan(call, kwargs)
+    def run_sync(self, call: GenAICall, request: Request) -> Any:
+        key, hit = self._lookup(call, request)
+        if hit is not MISS:
+            return hit
+        send = self._sender(call, request)
+        plan = self.plan(call, request)
         try:
             action = next(plan)
             while True:
@@ -101,18 +187,23 @@ class PolicyChain:
                     action = plan.send(None)
                     continue
                 try:
-                    result = send(action.kwargs)
+                    result = send(action.kwargs, action.endpoint)
                 except BaseException as exc:
                     action = plan.send(Failed(exc))
                 else:
                     action = plan.send(result)
         except StopIteration as done:
-            return done.value
+            result = done.value
+        if key is not None:
+            self._cache_put(key, result)
+        return result
 
-    async def run_async(
-        self, call: GenAICall, send: Callable[[dict[str, Any]], Awaitable[Any]], kwargs: dict[str, Any]
-    ) -> Any:
-        plan = self.plan(call, kwargs)
+    async def run_async(self, call: GenAICall, request: Request) -> Any:
+        key, hit = self._lookup(call, request)
+        if hit is not MISS:
+            return hit
+        send = self._sender(call, request)
+        plan = self.plan(call, request)
         try:
             action = next(plan)
             while True:
@@ -121,18 +212,108 @@ class PolicyChain:
                     action = plan.send(None)
                     continue
                 try:
-                    result = await send(action.kwargs)
+                    result = await send(action.kwargs, action.endpoint)
                 except BaseException as exc:
                     action = plan.send(Failed(exc))
                 else:
                     action = plan.send(result)
         except StopIteration as done:
-            return done.value
+            result = done.value
+        if key is not None:
+            self._cache_put(key, result)
+        return result
+
+    def _sender(self, call: GenAICall, request: Request) -> Sender:
+        """How one attempt is sent (possibly with another model, to another endpoint): the SDK method,
+        with the SDK's own retries switched off when our retry policy owns the budget."""
+        wrapped, instance, args = request.wrapped, request.instance, request.args
+        retries_off = self.wants_sdk_retries_off(call, request.kwargs) and sdk_retries_on(instance)
+        if not retries_off and self._balancer is None:
+            return lambda kwargs, _endpoint: wrapped(*args, **kwargs)
+        fixed: dict[str, Any] = {"max_retries": 0} if retries_off else {}
+
+        def send(kwargs: dict[str, Any], endpoint: Endpoint | None) -> Any:
+            options = fixed if endpoint is None else {**fixed, "base_url": endpoint.url}
+            target = with_client_options(wrapped, instance, **options) if options else wrapped
+            return target(*args, **kwargs)
+
+        return send
+
+    # ------------------------------------------------------------ cache
+
+    def _lookup(self, call: GenAICall, request: Request) -> tuple[str | None, Any]:
+        """The request's cache key (None: not cached) and the stored response, or MISS."""
+        if self._cache is None:
+            return None, MISS
+        key = self._cache_key(call, request)
+        return key, MISS if key is None else self._cache_get(call, key)
+
+    def _cache_key(self, call: GenAICall, request: Request) -> str | None:
+        reason = None
+        if request.kwargs.get("stream") is True:
+            reason = "stream"
+        else:
+            try:
+                key = request_key(call.provider, request.method, request.args, request.kwargs)
+            except Exception as exc:
+                report_internal_error("computing the cache key", exc)
+                key = None
+            if key is not None:
+                return key
+            reason = "uncanonical_arguments"
+        call.set_attribute(semconv.CACHE_BYPASS, reason)
+        self._cache_bypasses.add(1, {**call.metric_attributes, semconv.CACHE_BYPASS: reason})
+        return None
+
+    def _cache_get(self, call: GenAICall, key: str) -> Any:
+        assert self._cache is not None
+        try:
+            hit = self._cache.get(key)
+        except Exception as exc:
+            report_internal_error("reading the response cache", exc)
+            hit = MISS
+        call.set_attribute(semconv.CACHE_HIT, hit is not MISS)
+        if hit is MISS:
+            self._cache_misses.add(1, call.metric_attributes)
+        else:
+            self._cache_hits.add(1, call.metric_attributes)
+            call.stream_state = _CACHE_HIT
+        return hit
+
+    def _cache_put(self, key: str, result: Any) -> None:
+        assert self._cache is not None
+        try:
+            self._cache.put(key, result)
+        except Exception as exc:
+            report_internal_error("writing the response cache", exc)
 
     # ------------------------------------------------------------ the plan
 
-    def plan(self, call: GenAICall, kwargs: dict[str, Any]) -> Plan:
+    def plan(self, call: GenAICall, request: Request) -> Plan:
+        kwargs = request.kwargs
         requested = kwargs.get("model")
+        if self._router is not None:
+            route = self._router.route(requested, kwargs)
+            if route is not None:
+                kwargs = {**kwargs, "model": route.model}
+                call.set_attribute(semconv.ROUTING_REQUESTED_MODEL, requested)
+                call.set_attribute(semconv.ROUTING_MODEL, route.model)
+                call.set_attribute(semconv.ROUTING_TIER, route.tier)
+                call.set_attribute(semconv.ROUTING_ESTIMATED_TOKENS, route.estimated_tokens)
+                self._routed.add(
+                    1,
+                    {
+                        semconv.PROVIDER_NAME: call.provider,
+                        semconv.ROUTING_REQUESTED_MODEL: requested,
+                        semconv.ROUTING_MODEL: route.model,
+                        semconv.ROUTING_TIER: route.tier,
+                    },
+                )
+                requested = route.model
+        group = None
+        if self._balancer is not None:
+            base_url = request.base_url
+            group = None if base_url is None else self._balancer.group_for(base_url)
         models = (requested, *self.settings.fallbacks.get(requested, ())) if requested else (requested,)
         span = call.span
         for index, model in enumerate(models):
@@ -143,7 +324,7 @@ class PolicyChain:
                 )
             try:
                 result = yield from self._attempts(
-                    call, self.settings.resolve(call.provider, model), model, kwargs
+                    call, self.settings.resolve(call.provider, model), model, kwargs, group
                 )
             except Exception as exc:
                 last = index == len(models) - 1
@@ -164,16 +345,27 @@ class PolicyChain:
         raise AssertionError("unreachable: the last model either returns or raises")
 
     def _attempts(
-        self, call: GenAICall, policies: PolicySet, model: str | None, kwargs: dict[str, Any]
+        self,
+        call: GenAICall,
+        policies: PolicySet,
+        model: str | None,
+        kwargs: dict[str, Any],
+        group: _Group | None = None,
     ) -> Plan:
         retry = self._retry(policies) if policies.retry.enabled else None
-        breaker = self._breaker(call, model, policies) if policies.circuit_breaker.enabled else None
+        use_breaker = policies.circuit_breaker.enabled
         limiter = self._limiter(call, model, policies) if policies.rate_limit.enabled else None
         span = call.span
         clock = _clock.CLOCK
         attempt = 0
+        breaker = None if group is not None or not use_breaker else self._breaker(call, model, policies)
         while True:
             attempt += 1
+            endpoint = None
+            if group is not None:
+                endpoint = self._choose_endpoint(call, group, model)
+                if use_breaker:
+                    breaker = self._breaker(call, model, policies)
             probe = False
             if breaker is not None:
                 try:
@@ -191,8 +383,11 @@ class PolicyChain:
                     yield Sleep(reservation.wait)
                 if not reservation.tracks_tokens:
                     reservation = None
-            outcome = yield Send(kwargs)
+            sent_at = clock.monotonic()
+            outcome = yield Send(kwargs, endpoint)
             if type(outcome) is not Failed:
+                if group is not None and endpoint is not None:
+                    group.observe(endpoint, clock.monotonic() - sent_at)
                 if breaker is not None:
                     breaker.on_success(probe)
                 if reservation is not None:
@@ -223,6 +418,32 @@ class PolicyChain:
                 },
             )
             yield Sleep(delay)
+
+    def _choose_endpoint(self, call: GenAICall, group: _Group, model: str | None) -> Endpoint:
+        assert self._balancer is not None
+        provider = call.provider
+
+        def is_open(endpoint: Endpoint) -> bool:
+            breaker = self._breakers.get(_breaker_key(provider, f"{endpoint.host}:{endpoint.port}", model))
+            return breaker is not None and breaker.state is State.OPEN
+
+        endpoint = group.pick(self._balancer.strategy, is_open)
+        # The breaker key and the span's server.* follow the endpoint actually used.
+        call.metric_attributes[semconv.SERVER_ADDRESS] = endpoint.host
+        call.metric_attributes[semconv.SERVER_PORT] = endpoint.port
+        call.set_attribute(semconv.SERVER_ADDRESS, endpoint.host)
+        call.set_attribute(semconv.SERVER_PORT, endpoint.port)
+        call.set_attribute(semconv.BALANCING_ENDPOINT, endpoint.url)
+        call.set_attribute(semconv.BALANCING_STRATEGY, self._balancer.strategy)
+        self._balanced.add(
+            1,
+            {
+                semconv.PROVIDER_NAME: provider,
+                semconv.BALANCING_ENDPOINT: endpoint.url,
+                semconv.BALANCING_STRATEGY: self._balancer.strategy,
+            },
+        )
+        return endpoint
 
     def _reserve(
         self, call: GenAICall, limiter: RateLimiter, kwargs: Mapping[str, Any], span: Any
@@ -257,7 +478,7 @@ class PolicyChain:
     def _breaker(self, call: GenAICall, model: str | None, policies: PolicySet) -> CircuitBreaker:
         attributes = call.metric_attributes
         endpoint = f"{attributes.get(semconv.SERVER_ADDRESS, '')}:{attributes.get(semconv.SERVER_PORT, '')}"
-        key = f"{call.provider}|{endpoint}|{model}"
+        key = _breaker_key(call.provider, endpoint, model)
         breaker = self._breakers.get(key)
         if breaker is None:
             with self._lock:
@@ -296,50 +517,21 @@ class PolicyChain:
         return {key: breaker.state for key, breaker in self._breakers.items() if key.startswith(key_prefix)}
 
 
+def _breaker_key(provider: str, endpoint: str, model: str | None) -> str:
+    return f"{provider}|{endpoint}|{model}"
+
+
+def _make_cache(scaling: ScalingSettings) -> ResponseCache:
+    """A redis:// backend, or OTEL_AGENTOPS_STATE_URL (all policy state in Redis), shares the cache;
+    `memory` without a state URL keeps it in this process."""
+    backend = scaling.cache.backend
+    store = state.redis_store(backend) if backend and backend != "memory" else state.shared_store()
+    return ResponseCache(scaling.cache, store)
+
+
 def _settle_tokens(reservation: Reservation) -> Callable[[GenAICall], None]:
     def settle(call: GenAICall) -> None:
         if call.input_tokens is not None or call.output_tokens is not None:
             reservation.settle((call.input_tokens or 0) + (call.output_tokens or 0))
 
     return settle
-
-
-_CHARS_PER_TOKEN = 4
-
-
-def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
-    """A cheap, generous estimate before the call: prompt characters / 4 plus the output budget."""
-    chars = 0
-    for key in ("messages", "input", "system", "instructions", "prompt"):
-        value = kwargs.get(key)
-        if value is None:
-            continue
-        if isinstance(value, str):
-            chars += len(value)
-            continue
-        for item in value if isinstance(value, (list, tuple)) else (value,):
-            content = item.get("content") if isinstance(item, dict) else item
-            # The common case, a chat message with plain text, without walking the whole structure.
-            chars += len(content) if isinstance(content, str) else _chars(item)
-    budget = 0
-    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
-        value = kwargs.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            budget = value
-            break
-    return math.ceil(chars / _CHARS_PER_TOKEN) + budget
-
-
-def _chars(value: Any) -> int:
-    """Characters of every string inside a nested request structure (content blocks, tool calls...)."""
-    chars = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            chars += len(item)
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-    return chars

@@ -14,7 +14,7 @@ from otel_agentops.config.policies import RateLimitSettings
 from otel_agentops.fake_provider import Fault
 from otel_agentops.fake_provider.scenario import Reply
 from otel_agentops.genai import semconv
-from otel_agentops.policies.chain import estimate_tokens
+from otel_agentops.policies.estimate import estimate_tokens
 from otel_agentops.policies.ratelimit import WINDOW, RateLimiter
 
 USER = [{"role": "user", "content": "hi"}]

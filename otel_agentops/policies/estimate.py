@@ -1,0 +1,52 @@
+"""Token estimates made before a call (rate-limit reservations, routing): cheap, from characters."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+_CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
+    """A cheap, generous estimate before the call: prompt characters / 4 plus the output budget."""
+    budget = 0
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        value = kwargs.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            budget = value
+            break
+    return prompt_tokens(kwargs) + budget
+
+
+def prompt_tokens(kwargs: Mapping[str, Any]) -> int:
+    """Characters of the prompt (messages, system, instructions...) / 4, rounded up."""
+    chars = 0
+    for key in ("messages", "input", "system", "instructions", "prompt"):
+        value = kwargs.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            chars += len(value)
+            continue
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            content = item.get("content") if isinstance(item, dict) else item
+            # The common case, a chat message with plain text, without walking the whole structure.
+            chars += len(content) if isinstance(content, str) else _chars(item)
+    return math.ceil(chars / _CHARS_PER_TOKEN)
+
+
+def _chars(value: Any) -> int:
+    """Characters of every string inside a nested request structure (content blocks, tool calls...)."""
+    chars = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            chars += len(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return chars
