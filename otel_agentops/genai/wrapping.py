@@ -91,7 +91,9 @@ def async_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             if chain is None:
                 result = await wrapped(*args, **kwargs)
             else:
-                result = await chain.run_async(call, Request(wrapped, instance, args, kwargs))
+                result = await chain.run_async(
+                    call, Request(wrapped, instance, args, kwargs, operation, telemetry)
+                )
         except BaseException as exc:
             otel_context.detach(token)
             call.end(exc)

@@ -27,6 +27,7 @@ from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.policies import clock as _clock
 from otel_agentops.policies import state
 from otel_agentops.policies.balancing import Balancer, Endpoint
+from otel_agentops.policies.batching import EmbeddingBatcher
 from otel_agentops.policies.breaker import CircuitBreaker, State
 from otel_agentops.policies.cache import MISS, ResponseCache, request_key
 from otel_agentops.policies.classify import is_transient
@@ -39,6 +40,8 @@ from otel_agentops.policies.routing import Router
 
 if TYPE_CHECKING:
     from otel_agentops.genai.call import GenAICall
+    from otel_agentops.genai.telemetry import Telemetry
+    from otel_agentops.genai.wrapping import Operation
     from otel_agentops.policies.balancing import _Group
 
 
@@ -71,17 +74,26 @@ Sender = Callable[[dict[str, Any], "Endpoint | None"], Any]
 
 
 class Request:
-    """The SDK call the chain runs: the wrapped method, the resource it is bound to, its arguments."""
+    """The SDK call the chain runs: the wrapped method, the resource it is bound to, its arguments; and,
+    for a call that may join a batch, how to start and finish the batch request's own telemetry."""
 
-    __slots__ = ("args", "instance", "kwargs", "wrapped")
+    __slots__ = ("args", "instance", "kwargs", "operation", "telemetry", "wrapped")
 
     def __init__(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        operation: Operation | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.wrapped = wrapped
         self.instance = instance
         self.args = args
         self.kwargs = kwargs
+        self.operation = operation
+        self.telemetry = telemetry
 
     @property
     def method(self) -> str:
@@ -119,6 +131,9 @@ class PolicyChain:
         self._cache = _make_cache(scaling) if scaling.cache.enabled else None
         self._router = Router(scaling.routing) if scaling.routing.enabled else None
         self._balancer = Balancer(scaling.balancing) if scaling.balancing.enabled else None
+        self._batcher = (
+            EmbeddingBatcher(scaling.batching, self._drive_async, meter) if scaling.batching.enabled else None
+        )
         self._lock = threading.Lock()
         self._breakers: dict[str, CircuitBreaker] = {}
         self._limiters: dict[str, RateLimiter] = {}
@@ -202,6 +217,17 @@ class PolicyChain:
         key, hit = self._lookup(call, request)
         if hit is not MISS:
             return hit
+        batch = None if self._batcher is None else self._batcher.key(call, request)
+        if batch is not None:
+            assert self._batcher is not None
+            result = await self._batcher.submit(call, request, batch)
+        else:
+            result = await self._drive_async(call, request)
+        if key is not None:
+            self._cache_put(key, result)
+        return result
+
+    async def _drive_async(self, call: GenAICall, request: Request) -> Any:
         send = self._sender(call, request)
         plan = self.plan(call, request)
         try:
@@ -218,10 +244,7 @@ class PolicyChain:
                 else:
                     action = plan.send(result)
         except StopIteration as done:
-            result = done.value
-        if key is not None:
-            self._cache_put(key, result)
-        return result
+            return done.value
 
     def _sender(self, call: GenAICall, request: Request) -> Sender:
         """How one attempt is sent (possibly with another model, to another endpoint): the SDK method,
