@@ -55,8 +55,13 @@ def instrument(
         instrumentor = load(name)()
         if instrumentor.is_instrumented_by_opentelemetry:  # already done by opentelemetry-instrument
             continue
+        # Our instrumentors check their library's presence themselves and say so at debug level; the base
+        # class would log an ERROR for every supported library the app does not have installed.
         instrumentor.instrument(
-            tracer_provider=tracer_provider, meter_provider=meter_provider, logger_provider=logger_provider
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            skip_dep_check=True,
         )
         if instrumentor.is_instrumented_by_opentelemetry and getattr(instrumentor, "patched_anything", True):
             _active[name] = instrumentor

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import json, sys
 from opentelemetry.sdk.trace import TracerProvider
@@ -50,3 +52,23 @@ def test_libraries_are_patched_on_import_only():
     )
     assert report["spans"] == ["chat gpt-4o-mini"]
     assert report["anthropic_patched"] is False
+
+
+def test_a_library_that_is_not_installed_is_skipped_quietly(caplog):
+    """litellm is not installed in this virtualenv (it has its own): no ERROR for it, nothing patched."""
+    import importlib.metadata
+    import logging
+
+    import otel_agentops
+
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.distribution("litellm")
+    caplog.set_level(logging.DEBUG)
+    try:
+        done = otel_agentops.instrument()
+    finally:
+        otel_agentops.uninstrument()
+    assert "agentops_litellm" not in done
+    assert "agentops_openai" in done
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("LiteLLMInstrumentor not instrumented" in r.getMessage() for r in caplog.records)
