@@ -15,7 +15,7 @@ from support_agent.backends.base import (
     UserMessage,
 )
 
-MODEL = "claude-3-5-haiku-20241022"
+MODEL = "claude-haiku-4-5"
 MAX_TOKENS = 512
 
 
