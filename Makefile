@@ -37,16 +37,16 @@ test: $(STAMP) binaries promtool redis-server $(LITELLM_STAMP)
 	$(MAKE) --no-print-directory test-litellm
 
 # LiteLLM pins openai<3 while the main virtualenv tests openai 3, so LiteLLM gets a virtualenv of its own
-# and its tests (tests/litellm, not collected in .venv) run there.
+# and its tests (tests/litellm_provider, not collected in .venv) run there.
 $(LITELLM_STAMP): pyproject.toml
 	test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
 	$(LITELLM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LITELLM_VENV)/bin/python -m pip install --quiet -e ".[litellm,openai,anthropic]" \
-		"pytest>=8,<10" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3"
+		"pytest>=8,<10" "pytest-asyncio>=0.24,<2" "pytest-timeout>=2.3,<3" "mcp>=2.2,<3"
 	touch $(LITELLM_STAMP)
 
 test-litellm: $(LITELLM_STAMP)
-	LITELLM_LOCAL_MODEL_COST_MAP=True $(LITELLM_VENV)/bin/python -m pytest -q tests/litellm
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(LITELLM_VENV)/bin/python -m pytest -q tests/litellm_provider
 
 # Real Jaeger v2 and OpenTelemetry Collector binaries for the e2e tests, `make jaeger` and `make collector`:
 # built once per machine with Go from the module proxy, cached outside the repo

@@ -21,6 +21,8 @@ from otel_agentops.on_import import PatchOnImport
 
 @dataclass(frozen=True, slots=True)
 class PatchPoint:
+    """`module.cls.method`; an empty `cls` names a module-level function (e.g. `litellm.completion`)."""
+
     module: str
     cls: str
     method: str
@@ -68,7 +70,7 @@ class ProviderInstrumentor(PatchOnImport, BaseInstrumentor):  # type: ignore[mis
 def _resolve_class(module_name: str, qualname: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
+        for part in qualname.split(".") if qualname else ():
             obj = getattr(obj, part)
     except (ImportError, AttributeError):
         return None
