@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+from urllib.parse import unquote
 
 from otel_agentops.fake_provider.recording import RecordedRequest
 from otel_agentops.fake_provider.scenario import Reply
@@ -87,7 +88,8 @@ class Route:
         if self.header is not None and (headers is None or headers.get(self.header) is None):
             return None
         found = self._pattern.fullmatch(path)
-        return found.groupdict() if found else None
+        # Path parameters arrive percent-encoded (Bedrock model ids: `...-v1%3A0`).
+        return {name: unquote(value) for name, value in found.groupdict().items()} if found else None
 
     @cached_property
     def _pattern(self) -> re.Pattern[str]:

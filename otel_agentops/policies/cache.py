@@ -100,7 +100,10 @@ class ResponseCache:
         self.settings = settings
         self._store = store  # a shared store (get/set bytes with a TTL), or None for memory
         self._memory: TTLCache[str, Any] = TTLCache(
-            maxsize=settings.max_entries, ttl=settings.ttl, timer=lambda: _clock.CLOCK.monotonic()
+            # a lambda, not the bound method: tests swap _clock.CLOCK after the cache exists
+            maxsize=settings.max_entries,
+            ttl=settings.ttl,
+            timer=lambda: _clock.CLOCK.monotonic(),  # noqa: PLW0108
         )
         # cachetools caches are not thread-safe; the lock is held for dictionary operations only.
         self._lock = threading.Lock()

@@ -1,30 +1,49 @@
 """Which failures are worth retrying, and what the server said about when.
 
 Works on the exceptions of the Stainless-generated SDKs (openai, anthropic, groq, ...) by duck typing
-(`status_code`, `response.headers`) and on the standard connection / timeout errors, so that it needs no
-import of any SDK.
+(`status_code`, `response.headers`), on botocore's `ClientError` (whose `response` is a dict with
+`ResponseMetadata`) and on the standard connection / timeout errors, so that it needs no import of any SDK.
 """
 
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Mapping
 from typing import Any
 
 # 408 timeout, 409 conflict (lock contention), 429 rate limited; every 5xx incl. Anthropic's 529 overloaded.
 _TRANSIENT_STATUS = frozenset({408, 409, 429})
-_CONNECTION_NAMES = ("ConnectionError", "TimeoutError", "Timeout", "APIConnectionError", "APITimeoutError")
+_CONNECTION_NAMES = (
+    "ConnectionError",
+    "TimeoutError",
+    "Timeout",
+    "APIConnectionError",
+    "APITimeoutError",
+    # botocore's: ConnectionClosedError does not derive from any ConnectionError
+    "HTTPClientError",
+    "ConnectionClosedError",
+    "EndpointConnectionError",
+    "ReadTimeoutError",
+)
 
 
 def status_of(exc: BaseException) -> int | None:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return status
-    status = getattr(getattr(exc, "response", None), "status_code", None)
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    else:
+        status = getattr(response, "status_code", None)
     return status if isinstance(status, int) else None
 
 
 def headers_of(exc: BaseException) -> Any:
-    return getattr(getattr(exc, "response", None), "headers", None)
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        return response.get("ResponseMetadata", {}).get("HTTPHeaders")
+    return getattr(response, "headers", None)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -12,8 +12,10 @@ _CHARS_PER_TOKEN = 4
 def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
     """A cheap, generous estimate before the call: prompt characters / 4 plus the output budget."""
     budget = 0
-    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
-        value = kwargs.get(key)
+    config = kwargs.get("inferenceConfig")  # Bedrock's converse
+    sources = (kwargs, config) if isinstance(config, Mapping) else (kwargs,)
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxTokens"):
+        value = next((source.get(key) for source in sources if source.get(key) is not None), None)
         if isinstance(value, int) and not isinstance(value, bool):
             budget = value
             break

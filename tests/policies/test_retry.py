@@ -159,3 +159,23 @@ async def test_without_configuration_nothing_changes(fake_provider, instrument, 
     assert semconv.RETRY_ATTEMPTS not in span.attributes
     assert [e.name for e in span.events] == []
     assert clock.sleeps == []
+
+
+def test_botocore_errors_are_classified():
+    import botocore.exceptions
+
+    from otel_agentops.policies.classify import is_transient, retry_after
+
+    def client_error(status, headers=None):
+        response = {
+            "Error": {"Code": "X"},
+            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers or {}},
+        }
+        return botocore.exceptions.ClientError(response, "Converse")
+
+    assert is_transient(client_error(429))
+    assert is_transient(client_error(503))
+    assert not is_transient(client_error(400))
+    assert retry_after(client_error(429, {"retry-after": "3"}), 0.0) == 3.0
+    assert is_transient(botocore.exceptions.ConnectionClosedError(endpoint_url="http://127.0.0.1:1"))
+    assert is_transient(botocore.exceptions.ReadTimeoutError(endpoint_url="http://127.0.0.1:1"))
