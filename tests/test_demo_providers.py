@@ -14,6 +14,7 @@ EXPECTED = {
     "openai": ("openai", "chat gpt-4o-mini", 3),
     "anthropic": ("anthropic", "chat claude-haiku-4-5", 0),
     "groq": ("groq", "chat llama-3.3-70b-versatile", 0),
+    "bedrock": ("aws.bedrock", "chat anthropic.claude-3-5-haiku-20241022-v1:0", 0),
 }
 
 
