@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from enum import IntEnum
+from typing import Protocol
 
 from otel_agentops.config.policies import BreakerSettings
 from otel_agentops.policies.errors import CircuitOpenError
@@ -23,6 +24,20 @@ class State(IntEnum):
 
 
 Transition = Callable[[str, State, State], None]
+
+
+class Breaker(Protocol):
+    """The interface the policy chain uses: `CircuitBreaker`, or `policies.shared.breaker`'s (Redis)."""
+
+    key: str
+    settings: BreakerSettings
+    state: State
+
+    def before_call(self, now: float) -> bool: ...
+
+    def on_success(self, probe: bool) -> None: ...
+
+    def on_failure(self, transient: bool, probe: bool, now: float) -> None: ...
 
 
 class CircuitBreaker:

@@ -28,12 +28,12 @@ from otel_agentops.policies import clock as _clock
 from otel_agentops.policies import state
 from otel_agentops.policies.balancing import Balancer, Endpoint
 from otel_agentops.policies.batching import EmbeddingBatcher
-from otel_agentops.policies.breaker import CircuitBreaker, State
+from otel_agentops.policies.breaker import Breaker, State
 from otel_agentops.policies.cache import MISS, ResponseCache, request_key
 from otel_agentops.policies.classify import is_transient
 from otel_agentops.policies.errors import CircuitOpenError, RateLimitExceeded
 from otel_agentops.policies.estimate import estimate_tokens
-from otel_agentops.policies.ratelimit import RateLimiter, Reservation
+from otel_agentops.policies.ratelimit import Limiter, Slot
 from otel_agentops.policies.rebind import client_of, sdk_retries_on, with_client_options
 from otel_agentops.policies.retry import RetryPolicy
 from otel_agentops.policies.routing import Router
@@ -134,9 +134,10 @@ class PolicyChain:
         self._batcher = (
             EmbeddingBatcher(scaling.batching, self._drive_async, meter) if scaling.batching.enabled else None
         )
+        state.bind_meter(meter)
         self._lock = threading.Lock()
-        self._breakers: dict[str, CircuitBreaker] = {}
-        self._limiters: dict[str, RateLimiter] = {}
+        self._breakers: dict[str, Breaker] = {}
+        self._limiters: dict[str, Limiter] = {}
         self._retries: dict[int, RetryPolicy] = {}
         self._retry_attempts = meter.create_counter(
             semconv.METRIC_RETRY_ATTEMPTS, unit="{retry}", description="Retries made by the retry policy"
@@ -468,9 +469,7 @@ class PolicyChain:
         )
         return endpoint
 
-    def _reserve(
-        self, call: GenAICall, limiter: RateLimiter, kwargs: Mapping[str, Any], span: Any
-    ) -> Reservation:
+    def _reserve(self, call: GenAICall, limiter: Limiter, kwargs: Mapping[str, Any], span: Any) -> Slot:
         labels = {semconv.POLICY_KEY: limiter.key}
         try:
             tokens = estimate_tokens(kwargs) if limiter.counts_tokens else 0
@@ -498,7 +497,7 @@ class PolicyChain:
             retry = self._retries[id(policies.retry)] = RetryPolicy(policies.retry)
         return retry
 
-    def _breaker(self, call: GenAICall, model: str | None, policies: PolicySet) -> CircuitBreaker:
+    def _breaker(self, call: GenAICall, model: str | None, policies: PolicySet) -> Breaker:
         attributes = call.metric_attributes
         endpoint = f"{attributes.get(semconv.SERVER_ADDRESS, '')}:{attributes.get(semconv.SERVER_PORT, '')}"
         key = _breaker_key(call.provider, endpoint, model)
@@ -513,7 +512,7 @@ class PolicyChain:
                     self._breaker_state.set(int(State.CLOSED), {semconv.POLICY_KEY: key})
         return breaker
 
-    def _limiter(self, call: GenAICall, model: str | None, policies: PolicySet) -> RateLimiter:
+    def _limiter(self, call: GenAICall, model: str | None, policies: PolicySet) -> Limiter:
         key = f"{call.provider}|{model}"
         limiter = self._limiters.get(key)
         if limiter is None:
@@ -552,7 +551,7 @@ def _make_cache(scaling: ScalingSettings) -> ResponseCache:
     return ResponseCache(scaling.cache, store)
 
 
-def _settle_tokens(reservation: Reservation) -> Callable[[GenAICall], None]:
+def _settle_tokens(reservation: Slot) -> Callable[[GenAICall], None]:
     def settle(call: GenAICall) -> None:
         if call.input_tokens is not None or call.output_tokens is not None:
             reservation.settle((call.input_tokens or 0) + (call.output_tokens or 0))

@@ -10,11 +10,35 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import Protocol
 
 from otel_agentops.config.policies import RateLimitSettings
 from otel_agentops.policies.errors import RateLimitExceeded
 
 WINDOW = 60.0
+
+
+class Slot(Protocol):
+    """What `Limiter.acquire` returns: `Reservation` here, or its shared-state twin."""
+
+    wait: float
+
+    @property
+    def tracks_tokens(self) -> bool: ...
+
+    def settle(self, tokens: int) -> None: ...
+
+
+class Limiter(Protocol):
+    """The interface the policy chain uses: `RateLimiter`, or `policies.shared.ratelimit`'s (Redis)."""
+
+    key: str
+    settings: RateLimitSettings
+
+    @property
+    def counts_tokens(self) -> bool: ...
+
+    def acquire(self, estimated_tokens: int, now: float) -> Slot: ...
 
 
 class _Entry:

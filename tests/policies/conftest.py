@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from support.redis_server import RedisServer
 
 from otel_agentops.policies import clock as clock_module
+from otel_agentops.policies.shared import backend as backend_module
 
 
 class FakeClock:
@@ -31,3 +35,31 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(clock_module, "CLOCK", fake)
     return fake
+
+
+# ---------------------------------------------------------------- shared state (a real redis-server)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session on a free loopback port; skipped without redis-server (not in CI)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No connection, back-off or fallback counter carried over from another test."""
+    monkeypatch.setattr(backend_module, "_backends", {})
+    monkeypatch.setattr(backend_module, "FALLBACKS", backend_module._Fallbacks())
+
+
+@pytest.fixture
+def shared_state(
+    redis_server: RedisServer, fresh_backends: None, monkeypatch: pytest.MonkeyPatch
+) -> RedisServer:
+    """OTEL_AGENTOPS_STATE_URL on the session's server, its database emptied first."""
+    redis_server.client().flushdb()
+    monkeypatch.setenv("OTEL_AGENTOPS_STATE_URL", redis_server.url)
+    return redis_server
