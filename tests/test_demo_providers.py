@@ -15,6 +15,8 @@ EXPECTED = {
     "anthropic": ("anthropic", "chat claude-haiku-4-5", 0),
     "groq": ("groq", "chat llama-3.3-70b-versatile", 0),
     "bedrock": ("aws.bedrock", "chat anthropic.claude-3-5-haiku-20241022-v1:0", 0),
+    "mistral": ("mistral_ai", "chat mistral-small-latest", 3),
+    "cohere": ("cohere", "chat command-r", 3),
 }
 
 
