@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from otel_agentops.genai import semconv
 
@@ -44,3 +47,35 @@ class Endpoints:
             self._cache.clear()
         self._cache[id(client)] = (base_url, provider, attrs)
         return client, provider, attrs
+
+
+@lru_cache(maxsize=128)
+def url_attributes(url: str) -> Mapping[str, Any]:
+    """`server.address` / `server.port` of a base URL string (read-only, parsed once per URL); empty for a
+    URL without a host or one that does not parse."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return MappingProxyType({})
+    if not host:
+        return MappingProxyType({})
+    attrs: dict[str, Any] = {semconv.SERVER_ADDRESS: host}
+    if port:
+        attrs[semconv.SERVER_PORT] = port
+    return MappingProxyType(attrs)
+
+
+class UrlEndpoints(Endpoints):
+    """`Endpoints` for SDKs whose resources hold no httpx client (mistralai, cohere): `url_of(instance)` gives
+    the base URL string."""
+
+    __slots__ = ("_name", "_url_of")
+
+    def __init__(self, provider: str, url_of: Callable[[Any], str | None]) -> None:
+        super().__init__(lambda _client, _host, _port: provider)
+        self._name = provider
+        self._url_of = url_of
+
+    def __call__(self, instance: Any) -> tuple[Any, str, dict[str, Any]]:
+        return instance, self._name, dict(url_attributes(self._url_of(instance) or ""))

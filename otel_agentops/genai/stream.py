@@ -139,3 +139,14 @@ class _ResponseCloseHook(wrapt.ObjectProxy):  # type: ignore[misc]
             await self.__wrapped__.aclose()
         finally:
             self._self_stream._self_end()
+
+
+class AsyncGeneratorProxy(AsyncStreamProxy):
+    """A stream that is an async generator (ollama's and cohere's async clients): `aclose()` ends the span
+    too."""
+
+    async def aclose(self) -> None:
+        try:
+            await self.__wrapped__.aclose()
+        finally:
+            self._self_end()

@@ -42,8 +42,7 @@ from __future__ import annotations
 import importlib
 import json
 import weakref
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import wrapt
@@ -56,6 +55,7 @@ from otel_agentops.genai.endpoint import Endpoints
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.fields import Arguments, field
 from otel_agentops.genai.results import finisher
+from otel_agentops.genai.sdk_tracing import DeferringTracer, defer_sdk_spans
 from otel_agentops.genai.stream import AsyncStreamProxy, SyncStreamProxy
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation
@@ -85,55 +85,19 @@ _field = field
 # ---------------------------------------------------------------- the SDK's own spans
 
 
-_LLM_SPAN_KEY = otel_context.create_key("otel-agentops-anthropic-llm-span")
-
-
-class _DeferringTracer(trace.Tracer):
-    """A client's SDK tracer that, inside one of our LLM calls, yields to our span instead of adding one."""
-
-    def __init__(self, inner: trace.Tracer) -> None:
-        self._inner = inner
-
-    @staticmethod
-    def _ours(context: otel_context.Context | None) -> trace.Span | None:
-        span = otel_context.get_value(_LLM_SPAN_KEY, context)
-        if span is not None and span is trace.get_current_span(context):
-            return span  # type: ignore[return-value]
-        return None
-
-    def start_span(
-        self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any
-    ) -> trace.Span:
-        ours = self._ours(context)
-        if ours is not None:
-            return trace.NonRecordingSpan(ours.get_span_context())
-        return self._inner.start_span(name, context, *args, **kwargs)
-
-    @contextmanager  # type: ignore[override]
-    def start_as_current_span(
-        self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any
-    ) -> Iterator[trace.Span]:
-        ours = self._ours(context)
-        if ours is not None:
-            yield trace.NonRecordingSpan(ours.get_span_context())
-            return
-        with self._inner.start_as_current_span(name, context, *args, **kwargs) as span:
-            yield span
-
-
 def _deferring_get_tracer(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
     """Wraps `anthropic._base_client.get_tracer`, which a client calls once to resolve its tracer."""
     tracer = wrapped(*args, **kwargs)
-    if tracer is None or isinstance(tracer, _DeferringTracer):
+    if tracer is None or isinstance(tracer, DeferringTracer):
         return tracer
-    return _DeferringTracer(tracer)
+    return DeferringTracer(tracer)
 
 
 def _defer_client_tracing(client: Any) -> None:
     """For a client that resolved its SDK tracer before we were instrumented: wrap it now."""
     tracer = getattr(client, "_lazy_tracer", None)
-    if isinstance(tracer, trace.Tracer) and not isinstance(tracer, _DeferringTracer):
-        client._lazy_tracer = _DeferringTracer(tracer)
+    if isinstance(tracer, trace.Tracer) and not isinstance(tracer, DeferringTracer):
+        client._lazy_tracer = DeferringTracer(tracer)
 
 
 # ---------------------------------------------------------------- request side
@@ -178,7 +142,7 @@ def _begin(telemetry: Telemetry, instance: Any, kwargs: Mapping[str, Any], *, st
     call = GenAICall(telemetry, semconv.OP_CHAT, provider, model, attrs)
     # From here on the call exists and must be returned: anything optional fails on its own.
     try:
-        call.context = otel_context.set_value(_LLM_SPAN_KEY, call.span, call.context)
+        call.context = defer_sdk_spans(call)
         _defer_client_tracing(client)
         if streaming:
             call.stream_state = _StreamState()

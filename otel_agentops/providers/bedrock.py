@@ -41,9 +41,7 @@ import json
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -52,6 +50,7 @@ from opentelemetry.instrumentation.utils import unwrap
 from otel_agentops.config import Settings
 from otel_agentops.genai import semconv
 from otel_agentops.genai.call import GenAICall
+from otel_agentops.genai.endpoint import url_attributes
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.fields import field
 from otel_agentops.genai.results import finisher
@@ -64,7 +63,6 @@ from otel_agentops.providers.base import PatchPoint, ProviderInstrumentor
 _INSTRUMENTS = ("botocore >= 1.34, < 2",)
 PROVIDER = "aws.bedrock"
 SERVICE = "bedrock-runtime"
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 _CALL_KEY = otel_context.create_key("otel-agentops-bedrock-call")
 # Set while one of our calls sends an attempt with botocore's own retries switched off.
 _NO_SDK_RETRIES: ContextVar[bool] = ContextVar("otel_agentops_bedrock_no_sdk_retries", default=False)
@@ -81,23 +79,11 @@ _EXTRA_PARAMS = (("top_k", semconv.REQUEST_TOP_K),)
 # ---------------------------------------------------------------- request side
 
 
-@lru_cache(maxsize=64)
-def _server_attributes(endpoint_url: str) -> tuple[tuple[str, Any], ...]:
-    url = urlsplit(endpoint_url)
-    if not url.hostname:
-        return ()
-    port = url.port or _DEFAULT_PORTS.get(url.scheme)
-    attrs: list[tuple[str, Any]] = [(semconv.SERVER_ADDRESS, url.hostname)]
-    if port:
-        attrs.append((semconv.SERVER_PORT, port))
-    return tuple(attrs)
-
-
 def _base_attributes(client: Any, model: Any, streaming: bool) -> dict[str, Any]:
     attrs: dict[str, Any] = {semconv.OPERATION_NAME: semconv.OP_CHAT, semconv.PROVIDER_NAME: PROVIDER}
     endpoint_url = getattr(getattr(client, "meta", None), "endpoint_url", None)
     if isinstance(endpoint_url, str):
-        attrs.update(_server_attributes(endpoint_url))
+        attrs.update(url_attributes(endpoint_url))
     if isinstance(model, str) and model:
         attrs[semconv.REQUEST_MODEL] = model
     if streaming:
@@ -550,8 +536,7 @@ class BedrockInstrumentor(ProviderInstrumentor):
             logger_provider=kwargs.get("logger_provider"),
         )
         self._wrappers = {
-            name: _keyed_by_model(sync_wrapper(telemetry, op), telemetry)
-            for name, op in _OPERATIONS.items()
+            name: _keyed_by_model(sync_wrapper(telemetry, op), telemetry) for name, op in _OPERATIONS.items()
         }
 
         def on_client_class(wrapped: Callable[..., Any], _instance: Any, args: Any, kw: Any) -> Any:

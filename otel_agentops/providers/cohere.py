@@ -35,15 +35,14 @@ from typing import Any
 
 from otel_agentops.genai import semconv
 from otel_agentops.genai.call import GenAICall
+from otel_agentops.genai.endpoint import UrlEndpoints
 from otel_agentops.genai.fields import Arguments, field
 from otel_agentops.genai.results import finisher
-from otel_agentops.genai.stream import ChunkHandler, SyncStreamProxy
+from otel_agentops.genai.stream import AsyncGeneratorProxy, ChunkHandler, SyncStreamProxy
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation
 from otel_agentops.providers import openai as openai_shapes
 from otel_agentops.providers.base import PatchPoint, ProviderInstrumentor
-from otel_agentops.providers.mistral import UrlEndpoints
-from otel_agentops.providers.ollama import _AsyncGeneratorProxy
 
 _INSTRUMENTS = ("cohere >= 5.10, < 6",)
 PROVIDER = "cohere"
@@ -300,7 +299,7 @@ def _event_handler(_call: GenAICall) -> ChunkHandler:
 
 def _finish_stream(call: GenAICall, result: Any) -> Any:
     if hasattr(result, "__anext__"):
-        return _AsyncGeneratorProxy(result, call, _event)
+        return AsyncGeneratorProxy(result, call, _event)
     if hasattr(result, "__next__"):
         return SyncStreamProxy(result, call, _event)
     call.end()  # not a generator: an SDK whose chat_stream is built differently

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-from otel_agentops.genai import semconv
 from otel_agentops.genai.call import GenAICall
-from otel_agentops.genai.endpoint import Endpoints
+from otel_agentops.genai.endpoint import Endpoints, url_attributes
 from otel_agentops.genai.fields import Arguments, field
 from otel_agentops.genai.results import finisher
 from otel_agentops.genai.stream import AsyncStreamProxy, ChunkHandler
@@ -60,7 +58,6 @@ _PROVIDER_NAMES = {
     "ollama_chat": "ollama",
     "hosted_vllm": "vllm",
 }
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 _MAX_ROUTES = 256
 
 _given = Arguments()
@@ -88,19 +85,7 @@ def _provider_name(litellm_provider: str | None) -> str:
 
 
 def _server_attributes(api_base: Any) -> dict[str, Any]:
-    if not isinstance(api_base, str) or not api_base:
-        return {}
-    try:
-        parts = urlsplit(api_base)
-        host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
-        return {}
-    if not host:
-        return {}
-    attrs: dict[str, Any] = {semconv.SERVER_ADDRESS: host}
-    if port:
-        attrs[semconv.SERVER_PORT] = port
-    return attrs
+    return dict(url_attributes(api_base)) if isinstance(api_base, str) else {}
 
 
 def _resolve(model: Any, kwargs: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:

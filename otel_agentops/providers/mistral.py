@@ -35,23 +35,20 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import wrapt
-from opentelemetry import context as otel_context
 
 from otel_agentops.genai import semconv
 from otel_agentops.genai.call import GenAICall
-from otel_agentops.genai.endpoint import Endpoints
+from otel_agentops.genai.endpoint import Endpoints, UrlEndpoints
 from otel_agentops.genai.fields import Arguments, field
 from otel_agentops.genai.results import finisher
+from otel_agentops.genai.sdk_tracing import DeferringTracer, defer_sdk_spans
 from otel_agentops.genai.stream import ChunkHandler
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation
-from otel_agentops.providers import anthropic as sdk_tracing
 from otel_agentops.providers import openai as openai_shapes
 from otel_agentops.providers.base import PatchPoint, ProviderInstrumentor
 
@@ -59,39 +56,11 @@ _INSTRUMENTS = ("mistralai >= 1.2, < 2",)
 _TRACING_MODULE = "mistralai._hooks.tracing"
 _TRACER_FUNCTION = "get_or_create_otel_tracer"
 PROVIDER = "mistral_ai"
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 _given = Arguments()
 
 
 # ---------------------------------------------------------------- request side
-
-
-@lru_cache(maxsize=64)
-def _url_attributes(url: str) -> Mapping[str, Any]:
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return {}
-    port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
-    attrs: dict[str, Any] = {semconv.SERVER_ADDRESS: parts.hostname}
-    if port:
-        attrs[semconv.SERVER_PORT] = port
-    return attrs
-
-
-class UrlEndpoints(Endpoints):
-    """`Endpoints` for SDKs whose resources hold no httpx client (mistralai, cohere): `url_of(instance)` gives
-    the base URL, parsed once per distinct URL."""
-
-    __slots__ = ("_name", "_url_of")
-
-    def __init__(self, provider: str, url_of: Callable[[Any], str | None]) -> None:
-        super().__init__(lambda _client, _host, _port: provider)
-        self._name = provider
-        self._url_of = url_of
-
-    def __call__(self, instance: Any) -> tuple[Any, str, dict[str, Any]]:
-        return instance, self._name, dict(_url_attributes(self._url_of(instance) or ""))
 
 
 def _configured_url(instance: Any) -> str | None:
@@ -110,16 +79,16 @@ def _server_for(kwargs: Mapping[str, Any]) -> Endpoints:
 
 def _defer_sdk_tracing(call: GenAICall) -> GenAICall:
     """Mark the call's context so that the SDK's tracing hook yields to our span (see the module doc)."""
-    call.context = otel_context.set_value(sdk_tracing._LLM_SPAN_KEY, call.span, call.context)
+    call.context = defer_sdk_spans(call)
     return call
 
 
 def _deferring_tracer(wrapped: Any, _instance: Any, args: Any, kwargs: Any) -> Any:
     """Wraps `get_or_create_otel_tracer() -> (enabled, tracer)`, called by the hook before each request."""
     enabled, tracer = wrapped(*args, **kwargs)
-    if isinstance(tracer, sdk_tracing._DeferringTracer):
+    if isinstance(tracer, DeferringTracer):
         return enabled, tracer
-    return enabled, sdk_tracing._DeferringTracer(tracer)
+    return enabled, DeferringTracer(tracer)
 
 
 def _begin_chat(

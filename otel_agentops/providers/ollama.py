@@ -18,7 +18,7 @@ from otel_agentops.genai.call import GenAICall
 from otel_agentops.genai.endpoint import Endpoints
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.fields import field
-from otel_agentops.genai.stream import AsyncStreamProxy, SyncStreamProxy
+from otel_agentops.genai.stream import AsyncGeneratorProxy, SyncStreamProxy
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation
 from otel_agentops.providers.base import PatchPoint, ProviderInstrumentor
@@ -257,21 +257,11 @@ def _chunk(call: GenAICall, chunk: Any) -> None:
 # ---------------------------------------------------------------- result handling
 
 
-class _AsyncGeneratorProxy(AsyncStreamProxy):
-    """The async client's stream is an async generator: `aclose()` ends the span too."""
-
-    async def aclose(self) -> None:
-        try:
-            await self.__wrapped__.aclose()
-        finally:
-            self._self_end()
-
-
 def _finisher(extract: Callable[[GenAICall, Any], None]) -> Callable[[GenAICall, Any], Any]:
     def finish(call: GenAICall, result: Any) -> Any:
         if call.stream_state is not None:
             if hasattr(result, "__anext__"):
-                return _AsyncGeneratorProxy(result, call, _chunk)
+                return AsyncGeneratorProxy(result, call, _chunk)
             if hasattr(result, "__next__"):
                 return SyncStreamProxy(result, call, _chunk)
         extract(call, result)
