@@ -17,6 +17,7 @@ EXPECTED = {
     "bedrock": ("aws.bedrock", "chat anthropic.claude-3-5-haiku-20241022-v1:0", 0),
     "mistral": ("mistral_ai", "chat mistral-small-latest", 3),
     "cohere": ("cohere", "chat command-r", 3),
+    "gemini": ("gcp.gemini", "generate_content gemini-2.0-flash", 3),
 }
 
 
@@ -30,7 +31,8 @@ def test_the_demo_agent_runs_on_each_provider(provider):
     assert names["execute_tool lookup_order"] == 2
     assert names["execute_tool search_docs"] == 1
     assert names[chat_name] == 7  # two turns per task and the streamed summary
-    llm_spans = [s for s in spans if s["attributes"].get("gen_ai.operation.name") in ("chat", "embeddings")]
+    operations = ("chat", "generate_content", "embeddings")
+    llm_spans = [s for s in spans if s["attributes"].get("gen_ai.operation.name") in operations]
     assert len(llm_spans) == 7 + embeddings
     assert {s["attributes"]["gen_ai.provider.name"] for s in llm_spans} == {provider_name}
     tool_calls = Counter(

@@ -274,7 +274,9 @@ class PolicyChain:
 
     def _cache_key(self, call: GenAICall, request: Request) -> str | None:
         reason = None
-        if request.kwargs.get("stream") is True:
+        # Streams: `stream=True`, or an operation whose begin already set up stream accounting (Gemini's
+        # generate_content_stream has no `stream` argument).
+        if request.kwargs.get("stream") is True or call.stream_state is not None:
             reason = "stream"
         else:
             try:

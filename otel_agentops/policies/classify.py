@@ -36,7 +36,12 @@ def status_of(exc: BaseException) -> int | None:
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     else:
         status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
+        if not isinstance(status, int):
+            status = getattr(response, "status", None)  # aiohttp (google-genai's async client)
+    if not isinstance(status, int):
+        code = getattr(exc, "code", None)  # google-genai's APIError, whatever transport it came from
+        status = code if isinstance(code, int) and 100 <= code <= 599 else None
+    return status
 
 
 def headers_of(exc: BaseException) -> Any:
