@@ -38,12 +38,12 @@ import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import urlsplit
 
 import wrapt
 
 from otel_agentops.genai import semconv
 from otel_agentops.genai.call import GenAICall
+from otel_agentops.genai.endpoint import url_attributes
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.fields import field
 from otel_agentops.genai.results import finisher
@@ -57,7 +57,6 @@ GEMINI = "gcp.gemini"
 VERTEX_AI = "gcp.vertex_ai"
 _MODULE = "google.genai.models"
 _MODEL_PREFIX = "models/"
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 _MAX_CLIENTS = 256
 
 # (config field, span attribute) for the plain request parameters of generate_content.
@@ -94,14 +93,7 @@ class _Servers:
         if cached is not None and cached[0] == base_url:
             return cached[1], cached[2]
         provider = VERTEX_AI if getattr(api_client, "vertexai", False) else GEMINI
-        attrs: dict[str, Any] = {}
-        if isinstance(base_url, str):
-            parts = urlsplit(base_url)
-            if parts.hostname:
-                attrs[semconv.SERVER_ADDRESS] = parts.hostname
-                port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
-                if port:
-                    attrs[semconv.SERVER_PORT] = port
+        attrs = dict(url_attributes(base_url)) if isinstance(base_url, str) else {}
         if len(self._cache) >= _MAX_CLIENTS:
             self._cache.clear()
         self._cache[id(api_client)] = (base_url, provider, attrs)
