@@ -37,7 +37,9 @@ def main(run: Callable[[Backend, str], str] = run_agent, argv: Sequence[str] | N
     provider = parser.parse_args(argv).provider
     with ExitStack() as stack:
         if provider == "openai" and (os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")):
-            backend: Backend = backends.openai.create_real(os.environ.get("AGENT_MODEL", "gpt-4o-mini"))
+            from support_agent.backends import openai as openai_backend
+
+            backend: Backend = openai_backend.create_real(os.environ.get("AGENT_MODEL", "gpt-4o-mini"))
         else:
             from otel_agentops.fake_provider import FakeProvider
 
