@@ -27,10 +27,15 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 @dataclass(frozen=True, slots=True)
 class Operation:
     """One patch point: `begin` builds the call from (telemetry, instance, args, kwargs); `finish` takes
-    the call and the SDK's result and returns what the app receives (the result itself or a proxy)."""
+    the call and the SDK's result and returns what the app receives (the result itself or a proxy).
+
+    `no_sdk_retries`, for SDKs whose retries are a per-request argument (cohere's `request_options`,
+    LiteLLM's `num_retries`), gives the arguments with the SDK's own retries off; it is used while our
+    retry policy owns the budget. (Stainless clients and botocore are handled without it.)"""
 
     begin: Begin
     finish: Finish
+    no_sdk_retries: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 def _start(
@@ -67,7 +72,7 @@ def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             if chain is None:
                 result = wrapped(*args, **kwargs)
             else:
-                result = chain.run_sync(call, Request(wrapped, instance, args, kwargs))
+                result = chain.run_sync(call, Request(wrapped, instance, args, kwargs, operation, telemetry))
         except BaseException as exc:
             otel_context.detach(token)
             call.end(exc)

@@ -251,15 +251,16 @@ class PolicyChain:
         """How one attempt is sent (possibly with another model, to another endpoint): the SDK method,
         with the SDK's own retries switched off when our retry policy owns the budget."""
         wrapped, instance, args = request.wrapped, request.instance, request.args
-        retries_off = self.wants_sdk_retries_off(call, request.kwargs) and sdk_retries_on(instance)
-        if not retries_off and self._balancer is None:
+        retries_off = self.wants_sdk_retries_off(call, request.kwargs)
+        rewrite = request.operation.no_sdk_retries if retries_off and request.operation is not None else None
+        fixed: dict[str, Any] = {"max_retries": 0} if retries_off and sdk_retries_on(instance) else {}
+        if not fixed and rewrite is None and self._balancer is None:
             return lambda kwargs, _endpoint: wrapped(*args, **kwargs)
-        fixed: dict[str, Any] = {"max_retries": 0} if retries_off else {}
 
         def send(kwargs: dict[str, Any], endpoint: Endpoint | None) -> Any:
             options = fixed if endpoint is None else {**fixed, "base_url": endpoint.url}
             target = with_client_options(wrapped, instance, **options) if options else wrapped
-            return target(*args, **kwargs)
+            return target(*args, **(kwargs if rewrite is None else rewrite(kwargs)))
 
         return send
 

@@ -306,9 +306,15 @@ def _finish_stream(call: GenAICall, result: Any) -> Any:
     return result
 
 
-_CHAT = Operation(_begin_chat_call, finisher(_chat_response, _event_handler))
+def _no_sdk_retries(kwargs: dict[str, Any]) -> dict[str, Any]:
+    options = kwargs.get("request_options")
+    return {**kwargs, "request_options": {**(options if isinstance(options, dict) else {}), "max_retries": 0}}
+
+
+_CHAT = Operation(_begin_chat_call, finisher(_chat_response, _event_handler), _no_sdk_retries)
+# The stream's request goes out on its first iteration, after the chain: its SDK retries stay.
 _CHAT_STREAM = Operation(_begin_chat_stream, _finish_stream)
-_EMBED = Operation(_begin_embed, finisher(_embed_response, _event_handler))
+_EMBED = Operation(_begin_embed, finisher(_embed_response, _event_handler), _no_sdk_retries)
 
 
 class CohereInstrumentor(ProviderInstrumentor):

@@ -185,12 +185,17 @@ def _finish_async_chat(call: GenAICall, result: Any) -> Any:
     return _finish_chat(call, result)
 
 
+def _no_sdk_retries(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """LiteLLM's own retries (`num_retries`) and those of the SDK it calls (`max_retries`) off."""
+    return {**kwargs, "num_retries": 0, "max_retries": 0}
+
+
 # (attribute of the `litellm` package, operation, is_async)
 _FUNCTIONS = (
-    ("completion", Operation(_begin_chat, _finish_chat), False),
-    ("acompletion", Operation(_begin_chat, _finish_async_chat), True),
-    ("embedding", Operation(_begin_embeddings, _finish_embeddings), False),
-    ("aembedding", Operation(_begin_embeddings, _finish_embeddings), True),
+    ("completion", Operation(_begin_chat, _finish_chat, _no_sdk_retries), False),
+    ("acompletion", Operation(_begin_chat, _finish_async_chat, _no_sdk_retries), True),
+    ("embedding", Operation(_begin_embeddings, _finish_embeddings, _no_sdk_retries), False),
+    ("aembedding", Operation(_begin_embeddings, _finish_embeddings, _no_sdk_retries), True),
 )
 
 

@@ -156,6 +156,17 @@ async def test_retry_policy_applies_once_around_litellm(kind, fake_provider, ins
     assert retries.value == 2
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_our_retry_switches_litellm_retries_off(provider, fake_provider, instrument):
+    """The app's num_retries and the SDK's max_retries would multiply with our 3 attempts: 3 requests."""
+    telemetry = instrument(OTEL_AGENTOPS_RETRY_MAX_ATTEMPTS="3", OTEL_AGENTOPS_RETRY_BASE_DELAY="0")
+    fake_provider.add_fault(Fault(status=429, retry_after_ms="1"), times=None)
+    with pytest.raises(litellm.RateLimitError):
+        await chat(fake_provider, "sync", provider, num_retries=2, max_retries=2)
+    assert len(fake_provider.requests) == 3
+    assert telemetry.span().attributes[semconv.RETRY_ATTEMPTS] == 3
+
+
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 async def test_content_capture(provider, stream, fake_provider, instrument):

@@ -29,6 +29,7 @@ from genai_asserts import (
 from sdk_helpers import drain
 from support.instrumented import json_spans, run_instrumented
 
+import otel_agentops
 from otel_agentops.fake_provider import FakeProvider, Fault, Reply, ToolCall
 from otel_agentops.fake_provider.cohere import PREAMBLE_TOKENS
 from otel_agentops.genai import semconv
@@ -564,3 +565,25 @@ def test_app_under_opentelemetry_instrument():
     streamed = [s for s in spans if s["attributes"].get("gen_ai.request.stream")]
     assert len(streamed) == 2
     assert all(s["status"]["status_code"] == "UNSET" for s in spans)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_our_retry_owns_the_budget(kind, fake_provider, instrument):
+    """The SDK's own two retries are switched off while ours are on: 3 attempts are 3 requests, not 9."""
+    telemetry = instrument(OTEL_AGENTOPS_RETRY_MAX_ATTEMPTS="3", OTEL_AGENTOPS_RETRY_BASE_DELAY="0")
+    fake_provider.add_fault(Fault(status=429, retry_after="0"), times=None)
+    llm = client(fake_provider, kind)
+    with pytest.raises(cohere.TooManyRequestsError):
+        result = llm.chat(model=MODEL, messages=USER, request_options={"timeout_in_seconds": 30})
+        if kind == "async":
+            await result
+    assert fake_provider.request_count() == 3
+    assert telemetry.span().attributes[semconv.RETRY_ATTEMPTS] == 3
+    fake_provider.reset()
+    otel_agentops.uninstrument()
+    fake_provider.add_fault(Fault(status=429, retry_after="0"), times=None)
+    with pytest.raises(cohere.TooManyRequestsError):
+        result = llm.chat(model=MODEL, messages=USER)
+        if kind == "async":
+            await result
+    assert fake_provider.request_count() == 3  # uninstrumented: the SDK's own 1 + 2 retries
