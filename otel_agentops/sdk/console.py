@@ -98,6 +98,18 @@ def _genai_details(attrs: Mapping[str, object]) -> list[str]:
         details.append(f"ttfc {format_duration(ttfc)}")
     if attrs.get(semconv.CACHE_HIT) is True:
         details.append("cache hit")
+    routed, tier = attrs.get(semconv.ROUTING_MODEL), attrs.get(semconv.ROUTING_TIER)
+    if routed:
+        details.append(f"routed {tier} → {routed}")
+    fallback = attrs.get(semconv.FALLBACK_MODEL)
+    if fallback:
+        details.append(f"fallback → {fallback}")
+    endpoint = attrs.get(semconv.BALANCING_ENDPOINT)
+    if endpoint:
+        details.append(f"via {endpoint}")
+    batch = attrs.get(semconv.BATCH_SIZE)
+    if isinstance(batch, int):
+        details.append(f"batch of {batch}")
     attempts = attrs.get(semconv.RETRY_ATTEMPTS)
     if isinstance(attempts, int) and attempts > 1:
         details.append(f"attempts {attempts}")

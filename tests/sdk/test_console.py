@@ -169,14 +169,28 @@ def test_other_genai_details_and_no_content(tracer, out):
         semconv.USAGE_INPUT_TOKENS: 8,
         semconv.USAGE_COST: 0.0,
         "agentops.retry.attempts": 1,
+        semconv.BATCH_SIZE: 16,
+        semconv.BALANCING_ENDPOINT: "http://10.0.0.2:8000/v1",
     }
     done(tracer, "embeddings text-embedding-3-small", 0, 0.25, **embeddings)
+    routed = {
+        semconv.OPERATION_NAME: "chat",
+        semconv.PROVIDER_NAME: "openai",
+        semconv.REQUEST_MODEL: "auto",
+        semconv.ROUTING_MODEL: "gpt-4o-mini",
+        semconv.ROUTING_TIER: "simple",
+        semconv.FALLBACK_MODEL: "gpt-4o",
+    }
+    done(tracer, "chat auto", 0, 1, **routed)
     assert out.getvalue() == (
         "trace 4bf92f3577b34da6a3ce929d0e0e4736 (support-agent) 300 ms\n"
         "└─ chat gpt-4o → gpt-4o-2024-08-06  300 ms  openai  tokens 10→5  cost: unpriced"
         "  tools: get_weather, search_docs  cache hit  attempts 3\n"
         "trace 4bf92f3577b34da6a3ce929d0e0e4737 (support-agent) 0.25 ms\n"
-        "└─ embeddings text-embedding-3-small  0.25 ms  openai  tokens in 8  $0\n"
+        "└─ embeddings text-embedding-3-small  0.25 ms  openai  tokens in 8  $0"
+        "  via http://10.0.0.2:8000/v1  batch of 16\n"
+        "trace 4bf92f3577b34da6a3ce929d0e0e4738 (support-agent) 1 ms\n"
+        "└─ chat auto  1 ms  openai  routed simple → gpt-4o-mini  fallback → gpt-4o\n"
     )
 
 
