@@ -175,6 +175,12 @@ class PolicySettings:
         layers = [self.top, self.env, *self.providers.values(), *self.models.values()]
         return bool(self.fallbacks) or any(_merge(layer).enabled for layer in layers if layer)
 
+    @property
+    def retry_configured(self) -> bool:
+        """Whether retry is on anywhere (any provider or model): else no call needs its SDK retries off."""
+        layers = [self.top, self.env, *self.providers.values(), *self.models.values()]
+        return any(_merge(layer).retry.enabled for layer in layers if layer)
+
     def resolve(self, provider: str, model: str | None) -> PolicySet:
         return _resolve(self, provider, model or "")
 

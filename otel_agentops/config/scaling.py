@@ -23,6 +23,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from otel_agentops.config.env import parse_float, parse_int, report_invalid
+from otel_agentops.config.state import mask_password
 
 CACHE = "OTEL_AGENTOPS_CACHE"
 CACHE_MAX_ENTRIES = "OTEL_AGENTOPS_CACHE_MAX_ENTRIES"
@@ -125,10 +126,10 @@ def _cache(env: Mapping[str, str]) -> CacheSettings:
         backend = None
     elif raw.lower() == "memory":
         backend = "memory"
-    elif urlsplit(raw).scheme in ("redis", "rediss", "unix") and urlsplit(raw).netloc + urlsplit(raw).path:
+    elif _is_redis_url(raw):
         backend = raw
     else:
-        report_invalid(CACHE, raw, "memory, a redis://host:port/db URL, or off", "off")
+        report_invalid(CACHE, mask_password(raw), "memory, a redis://host:port/db URL, or off", "off")
     max_entries = parse_int(env, CACHE_MAX_ENTRIES, 1024, minimum=1)
     ttl = parse_float(env, CACHE_TTL, 3600.0, exclusive_minimum=True, accepted="a number of seconds > 0")
     assert max_entries is not None and ttl is not None
@@ -203,6 +204,15 @@ def _batching(env: Mapping[str, str]) -> BatchSettings:
     size = parse_int(env, BATCH_MAX_SIZE, 64, minimum=2)
     assert size is not None
     return BatchSettings(None if wait_ms is None else wait_ms / 1000, size)
+
+
+def _is_redis_url(raw: str) -> bool:
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("redis", "rediss") and bool(parts.hostname)
 
 
 def normalize_url(url: str) -> str:

@@ -4,7 +4,8 @@ Concurrent `await client.embeddings.create(...)` calls of the openai SDK that di
 `input` (same client, model, dimensions, encoding format...) and arrive within the wait window are sent as
 one request of up to MAX_SIZE inputs. The batch goes out when it is full or when the window of its first
 caller ends, whichever comes first; a caller with more inputs than MAX_SIZE, or with extra headers, query
-or body (e.g. `with_raw_response`), is sent on its own.
+or body (e.g. `with_raw_response`), is sent on its own; a batch also closes before ~250,000 estimated tokens
+(OpenAI's per-request limit is 300,000).
 
 Each caller gets a response of the SDK's type with exactly its own embeddings, in its own order, indexed
 from 0, and its share of the usage (the batch's tokens apportioned by input length, so the shares add up
@@ -26,7 +27,10 @@ from opentelemetry.metrics import Meter
 
 from otel_agentops.config.scaling import BatchSettings
 from otel_agentops.genai import semconv
+from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.policies.cache import request_key
+from otel_agentops.policies.classify import is_transient, status_of
+from otel_agentops.policies.estimate import CHARS_PER_TOKEN
 
 if TYPE_CHECKING:
     from otel_agentops.genai.call import GenAICall
@@ -34,6 +38,8 @@ if TYPE_CHECKING:
 
 Runner = Callable[["GenAICall", "Request"], Awaitable[Any]]
 _EXTRAS = ("extra_headers", "extra_query", "extra_body")
+# Below OpenAI's per-request limit for embeddings (300,000 tokens), estimated from characters.
+MAX_BATCH_TOKENS = 250_000
 
 
 class _BatchMember:
@@ -65,11 +71,12 @@ class _Entry:
 
 
 class _Batch:
-    __slots__ = ("entries", "size", "timer")
+    __slots__ = ("entries", "size", "timer", "tokens")
 
     def __init__(self) -> None:
         self.entries: list[_Entry] = []
         self.size = 0
+        self.tokens = 0
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -79,7 +86,9 @@ class EmbeddingBatcher:
         self.max_wait = settings.max_wait
         self.max_size = settings.max_size
         self._run = run
-        self._open: dict[tuple[Any, ...], _Batch] = {}
+        # Per event loop. A loop closed with a batch still waiting (its timer never fires) is dropped at
+        # the next submit: its futures hold the loop, so a weak mapping would not let it go.
+        self._open: dict[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Batch]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._batches = meter.create_counter(
             semconv.METRIC_BATCHES, unit="{request}", description="Batched embedding requests sent"
@@ -107,39 +116,55 @@ class EmbeddingBatcher:
         )
         if rest is None:
             return None
-        return (id(request.instance), kind_items[0], rest)
+        # The request key leaves `timeout` out; a batch must not give one caller another's timeout.
+        return (id(request.instance), kind_items[0], rest, repr(kwargs.get("timeout")))
 
     async def submit(self, call: GenAICall, request: Request, key: tuple[Any, ...]) -> Any:
         loop = asyncio.get_running_loop()
         kind_items = _inputs(request.kwargs.get("input"))
         assert kind_items is not None
         items = kind_items[1]
-        full_key = (id(loop), *key)
-        batch = self._open.get(full_key)
-        if batch is not None and batch.size + len(items) > self.max_size:
-            self._close(full_key)
+        tokens = _tokens(items)
+        for other in [other for other in self._open if other.is_closed()]:
+            del self._open[other]
+        batches = self._open.setdefault(loop, {})
+        batch = batches.get(key)
+        if batch is not None and (
+            batch.size + len(items) > self.max_size or batch.tokens + tokens > MAX_BATCH_TOKENS
+        ):
+            self._close(loop, key)
             batch = None
         if batch is None:
-            batch = self._open[full_key] = _Batch()
-            batch.timer = loop.call_later(self.max_wait, self._close, full_key)
+            batch = batches[key] = _Batch()
+            batch.timer = loop.call_later(self.max_wait, self._close, loop, key)
         entry = _Entry(call, request, items, loop.create_future())
         batch.entries.append(entry)
         batch.size += len(items)
+        batch.tokens += tokens
         if batch.size >= self.max_size:
-            self._close(full_key)
+            self._close(loop, key)
         return await entry.future
 
-    def _close(self, full_key: tuple[Any, ...]) -> None:
-        batch = self._open.pop(full_key, None)
+    def _close(self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...]) -> None:
+        batch = self._open.get(loop, {}).pop(key, None)
         if batch is None:
             return
         if batch.timer is not None:
             batch.timer.cancel()
-        task = asyncio.ensure_future(self._send(batch))
+        task = loop.create_task(self._send(batch))
         self._tasks.add(task)  # a reference, so the task is not garbage-collected mid-flight
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, batch: _Batch) -> None:
+        """Every caller's future is resolved, whatever happens here: if our own batching code fails, the
+        callers not answered yet are sent alone."""
+        try:
+            await self._send_batch(batch)
+        except BaseException as exc:
+            report_internal_error("batching embeddings", exc)
+            await self._send_alone(batch.entries)
+
+    async def _send_batch(self, batch: _Batch) -> None:
         first = batch.entries[0]
         request, operation, telemetry = first.request, first.request.operation, first.request.telemetry
         assert operation is not None and telemetry is not None
@@ -162,9 +187,13 @@ class EmbeddingBatcher:
         token = otel_context.attach(batch_call.context)
         try:
             result = await self._run(batch_call, Request(request.wrapped, request.instance, (), merged))
-        except BaseException as exc:
+        except Exception as exc:
             otel_context.detach(token)
             batch_call.end(exc)
+            if len(batch.entries) > 1 and _rejected_request(exc):
+                # One caller's bad input must not fail the others: each is sent alone.
+                await self._send_alone(batch.entries)
+                return
             for entry in batch.entries:
                 if not entry.future.done():
                     entry.future.set_exception(exc)
@@ -177,6 +206,32 @@ class EmbeddingBatcher:
         for entry, part in zip(batch.entries, split(result, counts, weights), strict=True):
             if not entry.future.done():
                 entry.future.set_result(part)
+
+    async def _send_alone(self, entries: Sequence[_Entry]) -> None:
+        for entry in entries:
+            if entry.future.done():
+                continue
+            entry.call.stream_state = None
+            try:
+                result = await self._run(entry.call, entry.request)
+            except BaseException as exc:
+                if not entry.future.done():
+                    entry.future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                if not entry.future.done():
+                    entry.future.set_result(result)
+
+
+def _rejected_request(error: BaseException) -> bool:
+    """A 4xx that says the request itself is wrong (not a rate limit or conflict)."""
+    status = status_of(error)
+    return status is not None and 400 <= status < 500 and not is_transient(error)
+
+
+def _tokens(items: Sequence[Any]) -> int:
+    return sum(len(item) // CHARS_PER_TOKEN if isinstance(item, str) else len(item) for item in items)
 
 
 def _inputs(value: Any) -> tuple[str, list[Any]] | None:
@@ -197,15 +252,19 @@ def _inputs(value: Any) -> tuple[str, list[Any]] | None:
 def split(result: Any, counts: Sequence[int], weights: Sequence[float]) -> list[Any]:
     """One response per caller: its embeddings re-indexed from 0, and its share of the usage."""
     data = sorted(result.data, key=lambda item: item.index)
-    usage = result.usage
+    if len(data) != sum(counts):
+        raise ValueError(f"the batch reply has {len(data)} embeddings for {sum(counts)} inputs")
+    usage = getattr(result, "usage", None)
     shares = apportion(getattr(usage, "prompt_tokens", 0) or 0, weights)
     parts = []
     for (start, count), share in zip(_spans(counts), shares, strict=True):
-        embeddings = [
-            item.model_copy(update={"index": i}) for i, item in enumerate(data[start : start + count])
-        ]
-        part_usage = usage.model_copy(update={"prompt_tokens": share, "total_tokens": share})
-        parts.append(result.model_copy(update={"data": embeddings, "usage": part_usage}))
+        own = data[start : start + count]
+        update: dict[str, Any] = {
+            "data": [item.model_copy(update={"index": i}) for i, item in enumerate(own)]
+        }
+        if usage is not None:  # some OpenAI-compatible servers send none
+            update["usage"] = usage.model_copy(update={"prompt_tokens": share, "total_tokens": share})
+        parts.append(result.model_copy(update=update))
     return parts
 
 

@@ -1,9 +1,10 @@
 """The response cache: the same request answered from memory (or Redis) instead of the provider.
 
-Key: a SHA-256 of the canonical request: provider, SDK method and every argument (model, messages, tools,
-temperature...; only `timeout` is left out), with the SDKs' "not given" sentinels dropped and mappings
-sorted, so two requests that could get different answers never share an entry. A request with an argument
-that has no canonical form (a file, a client object) is not cached.
+Key: a SHA-256 of the canonical request: provider, SDK method, the client (see `client_identity`) and
+every argument (model, messages, tools, temperature...; only `timeout` is left out), with the SDKs' "not
+given" sentinels dropped and mappings sorted, so two requests that could get different answers, or two
+clients with other credentials or deployments, never share an entry. A request with an argument that has no
+canonical form (a file, a client object) is not cached.
 
 What is stored: only a parsed response model (pydantic, as every supported SDK returns) or a plain JSON
 dict (boto3); raw HTTP responses, streams and stream managers are not, and errors never are. A hit returns
@@ -24,7 +25,9 @@ import hashlib
 import importlib
 import json
 import logging
+import secrets
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +36,7 @@ from cachetools import TTLCache
 from otel_agentops.config.scaling import CacheSettings
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.policies import clock as _clock
+from otel_agentops.policies.rebind import client_of
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +54,47 @@ class _NoCanonicalForm(Exception):
     pass
 
 
-def request_key(provider: str, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
+_object_tokens: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def client_identity(instance: Any) -> Any:
+    """What makes a client's answers its own: for Stainless SDKs (openai, anthropic, groq...) the base URL
+    and default headers and query (API key, organisation, project, custom headers: an Azure deployment is in
+    the URL), so equal clients share entries, across processes too. Other SDKs keep credentials where we do
+    not read them: their entries belong to the client object (a random token per object), and a module
+    function (LiteLLM) has its credentials in its arguments."""
+    if instance is None:
+        return None
+    client = client_of(instance)
+    if client is not None:
+        try:
+            return [
+                str(client.base_url),
+                str(getattr(client, "api_key", "")),
+                dict(getattr(client, "auth_headers", None) or {}),
+                dict(client.default_headers),
+                dict(client.default_query),
+            ]
+        except Exception as exc:
+            report_internal_error("reading the client for the cache key", exc)
+    try:
+        token = _object_tokens.get(instance)
+        if token is None:
+            token = _object_tokens[instance] = secrets.token_hex(16)
+    except TypeError:  # not weakly referenceable: no identity we can keep, no caching
+        raise _NoCanonicalForm(type(instance).__name__) from None
+    return token
+
+
+def request_key(
+    provider: str, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], client: Any = None
+) -> str | None:
     """The cache key of a request, or None when the request cannot be cached."""
     try:
         canonical = {
             "provider": provider,
             "method": method,
+            "client": _canonical(client),
             "args": [_canonical(arg) for arg in args],
             "kwargs": {
                 key: _canonical(value)
@@ -64,7 +103,7 @@ def request_key(provider: str, method: str, args: tuple[Any, ...], kwargs: Mappi
             },
         }
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (_NoCanonicalForm, TypeError, ValueError):
+    except (_NoCanonicalForm, TypeError, ValueError, RecursionError):
         return None
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -86,6 +125,10 @@ def _canonical(value: Any) -> Any:
 
 def cacheable(result: Any) -> bool:
     return callable(getattr(result, "model_copy", None)) or isinstance(result, dict)
+
+
+# Requests that change state on the provider (OpenAI Responses API): a hit would skip that change.
+STATEFUL_ARGUMENTS = ("conversation", "background")
 
 
 def _copy(result: Any) -> Any:
@@ -133,7 +176,10 @@ class ResponseCache:
             if encoded is not None:
                 self._store.set(key, encoded, self.settings.ttl)
             return
-        stored = _copy(result)
+        try:
+            stored = _copy(result)
+        except (TypeError, copy.Error):  # e.g. a boto3 dict holding an unread StreamingBody
+            return
         with self._lock:
             self._memory[key] = stored
 

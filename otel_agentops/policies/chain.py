@@ -29,7 +29,7 @@ from otel_agentops.policies import state
 from otel_agentops.policies.balancing import Balancer, Endpoint
 from otel_agentops.policies.batching import EmbeddingBatcher
 from otel_agentops.policies.breaker import Breaker, State
-from otel_agentops.policies.cache import MISS, ResponseCache, request_key
+from otel_agentops.policies.cache import MISS, STATEFUL_ARGUMENTS, ResponseCache, client_identity, request_key
 from otel_agentops.policies.classify import is_transient
 from otel_agentops.policies.errors import CircuitOpenError, RateLimitExceeded
 from otel_agentops.policies.estimate import estimate_tokens
@@ -70,6 +70,8 @@ class Failed:
 
 
 Plan = Generator[Send | Sleep, Any, Any]
+# The latency a failed attempt counts as for least_latency (seconds).
+FAILURE_LATENCY = 5.0
 Sender = Callable[[dict[str, Any], "Endpoint | None"], Any]
 
 
@@ -77,7 +79,7 @@ class Request:
     """The SDK call the chain runs: the wrapped method, the resource it is bound to, its arguments; and,
     for a call that may join a batch, how to start and finish the batch request's own telemetry."""
 
-    __slots__ = ("args", "instance", "kwargs", "operation", "telemetry", "wrapped")
+    __slots__ = ("args", "fell_back", "instance", "kwargs", "operation", "telemetry", "wrapped")
 
     def __init__(
         self,
@@ -94,6 +96,8 @@ class Request:
         self.kwargs = kwargs
         self.operation = operation
         self.telemetry = telemetry
+        # Answered by a fallback model: not cached, so the requested model answers once it is back.
+        self.fell_back = False
 
     @property
     def method(self) -> str:
@@ -128,13 +132,16 @@ class PolicyChain:
         self.settings = settings
         scaling = scaling or ScalingSettings()
         self.scaling = scaling
-        self._cache = _make_cache(scaling) if scaling.cache.enabled else None
+        self._cache = _make_cache(scaling) if scaling.cache.enabled else None  # None: unusable URL
         self._router = Router(scaling.routing) if scaling.routing.enabled else None
         self._balancer = Balancer(scaling.balancing) if scaling.balancing.enabled else None
         self._batcher = (
             EmbeddingBatcher(scaling.batching, self._drive_async, meter) if scaling.batching.enabled else None
         )
         state.bind_meter(meter)
+        self._retry_configured = settings.retry_configured
+        # Until when (monotonic) an endpoint's breaker is known to reject: balancing skips it meanwhile.
+        self._open_until: dict[str, float] = {}
         self._lock = threading.Lock()
         self._breakers: dict[str, Breaker] = {}
         self._limiters: dict[str, Limiter] = {}
@@ -210,7 +217,7 @@ class PolicyChain:
                     action = plan.send(result)
         except StopIteration as done:
             result = done.value
-        if key is not None:
+        if key is not None and not request.fell_back:
             self._cache_put(key, result)
         return result
 
@@ -218,13 +225,18 @@ class PolicyChain:
         key, hit = self._lookup(call, request)
         if hit is not MISS:
             return hit
-        batch = None if self._batcher is None else self._batcher.key(call, request)
+        batch = None
+        if self._batcher is not None:
+            try:
+                batch = self._batcher.key(call, request)
+            except Exception as exc:
+                report_internal_error("batching", exc)
         if batch is not None:
             assert self._batcher is not None
             result = await self._batcher.submit(call, request, batch)
         else:
             result = await self._drive_async(call, request)
-        if key is not None:
+        if key is not None and not request.fell_back:
             self._cache_put(key, result)
         return result
 
@@ -249,18 +261,25 @@ class PolicyChain:
 
     def _sender(self, call: GenAICall, request: Request) -> Sender:
         """How one attempt is sent (possibly with another model, to another endpoint): the SDK method,
-        with the SDK's own retries switched off when our retry policy owns the budget."""
+        with the SDK's own retries switched off when our retry policy owns the budget for the model this
+        attempt goes to (routing and fallback can change it)."""
         wrapped, instance, args = request.wrapped, request.instance, request.args
-        retries_off = self.wants_sdk_retries_off(call, request.kwargs)
-        rewrite = request.operation.no_sdk_retries if retries_off and request.operation is not None else None
-        fixed: dict[str, Any] = {"max_retries": 0} if retries_off and sdk_retries_on(instance) else {}
-        if not fixed and rewrite is None and self._balancer is None:
+        if not self._retry_configured and self._balancer is None:
             return lambda kwargs, _endpoint: wrapped(*args, **kwargs)
+        rewrite = None if request.operation is None else request.operation.no_sdk_retries
+        sdk_retries = sdk_retries_on(instance)
 
         def send(kwargs: dict[str, Any], endpoint: Endpoint | None) -> Any:
-            options = fixed if endpoint is None else {**fixed, "base_url": endpoint.url}
+            options: dict[str, Any] = {}
+            if self._retry_configured and self.wants_sdk_retries_off(call, kwargs):
+                if sdk_retries:
+                    options["max_retries"] = 0
+                if rewrite is not None:
+                    kwargs = rewrite(kwargs)
+            if endpoint is not None:
+                options["base_url"] = endpoint.url
             target = with_client_options(wrapped, instance, **options) if options else wrapped
-            return target(*args, **(kwargs if rewrite is None else rewrite(kwargs)))
+            return target(*args, **kwargs)
 
         return send
 
@@ -277,11 +296,16 @@ class PolicyChain:
         reason = None
         # Streams: `stream=True`, or an operation whose begin already set up stream accounting (Gemini's
         # generate_content_stream has no `stream` argument).
-        if request.kwargs.get("stream") is True or call.stream_state is not None:
+        kwargs = request.kwargs
+        if kwargs.get("stream") is True or call.stream_state is not None:
             reason = "stream"
+        elif any(kwargs.get(name) for name in STATEFUL_ARGUMENTS):
+            reason = "stateful"
         else:
             try:
-                key = request_key(call.provider, request.method, request.args, request.kwargs)
+                key = request_key(
+                    call.provider, request.method, request.args, kwargs, client_identity(request.instance)
+                )
             except Exception as exc:
                 report_internal_error("computing the cache key", exc)
                 key = None
@@ -320,7 +344,11 @@ class PolicyChain:
         kwargs = request.kwargs
         requested = kwargs.get("model")
         if self._router is not None:
-            route = self._router.route(requested, kwargs)
+            try:
+                route = self._router.route(requested, kwargs)
+            except Exception as exc:
+                report_internal_error("model routing", exc)
+                route = None
             if route is not None:
                 kwargs = {**kwargs, "model": route.model}
                 call.set_attribute(semconv.ROUTING_REQUESTED_MODEL, requested)
@@ -368,6 +396,7 @@ class PolicyChain:
                 continue
             if index:
                 call.set_attribute(semconv.FALLBACK_MODEL, model)
+                request.fell_back = True
             return result
         raise AssertionError("unreachable: the last model either returns or raises")
 
@@ -398,6 +427,7 @@ class PolicyChain:
                 try:
                     probe = breaker.before_call(clock.monotonic())
                 except CircuitOpenError as exc:
+                    self._open_until[exc.key] = clock.monotonic() + exc.retry_in
                     span.add_event(
                         "agentops.circuit_breaker.rejected",
                         {semconv.POLICY_KEY: exc.key, "agentops.circuit_breaker.retry_in": exc.retry_in},
@@ -424,8 +454,13 @@ class PolicyChain:
                 return outcome
             error = outcome.error
             transient = is_transient(error)
+            if group is not None and endpoint is not None and transient:
+                # A failed endpoint looks slow to least_latency, so it is not chosen again at once.
+                group.observe(endpoint, max(clock.monotonic() - sent_at, FAILURE_LATENCY))
             if breaker is not None:
                 breaker.on_failure(transient, probe, clock.monotonic())
+                if breaker.state is State.OPEN:
+                    self._open_until[breaker.key] = clock.monotonic() + policies.circuit_breaker.reset_timeout
             if retry is None or not transient or attempt >= retry.max_attempts:
                 if retry is not None:
                     call.set_attribute(semconv.RETRY_ATTEMPTS, attempt)
@@ -450,9 +485,11 @@ class PolicyChain:
         assert self._balancer is not None
         provider = call.provider
 
+        now = _clock.CLOCK.monotonic()
+
         def is_open(endpoint: Endpoint) -> bool:
-            breaker = self._breakers.get(_breaker_key(provider, f"{endpoint.host}:{endpoint.port}", model))
-            return breaker is not None and breaker.state is State.OPEN
+            key = _breaker_key(provider, f"{endpoint.host}:{endpoint.port}", model)
+            return self._open_until.get(key, 0.0) > now
 
         endpoint = group.pick(self._balancer.strategy, is_open)
         # The breaker key and the span's server.* follow the endpoint actually used.
@@ -546,12 +583,15 @@ def _breaker_key(provider: str, endpoint: str, model: str | None) -> str:
     return f"{provider}|{endpoint}|{model}"
 
 
-def _make_cache(scaling: ScalingSettings) -> ResponseCache:
+def _make_cache(scaling: ScalingSettings) -> ResponseCache | None:
     """A redis:// backend, or OTEL_AGENTOPS_STATE_URL (all policy state in Redis), shares the cache;
-    `memory` without a state URL keeps it in this process."""
+    `memory` without a state URL keeps it in this process. A redis:// URL that cannot be used (reported
+    by `state.redis_store`) leaves the cache off rather than quietly per-process."""
     backend = scaling.cache.backend
-    store = state.redis_store(backend) if backend and backend != "memory" else state.shared_store()
-    return ResponseCache(scaling.cache, store)
+    if backend and backend != "memory":
+        store = state.redis_store(backend)
+        return None if store is None else ResponseCache(scaling.cache, store)
+    return ResponseCache(scaling.cache, state.shared_store())
 
 
 def _settle_tokens(reservation: Slot) -> Callable[[GenAICall], None]:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-_CHARS_PER_TOKEN = 4
+CHARS_PER_TOKEN = 4
 
 
 def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
@@ -36,7 +36,7 @@ def prompt_tokens(kwargs: Mapping[str, Any]) -> int:
             content = item.get("content") if isinstance(item, dict) else item
             # The common case, a chat message with plain text, without walking the whole structure.
             chars += len(content) if isinstance(content, str) else _chars(item)
-    return math.ceil(chars / _CHARS_PER_TOKEN)
+    return math.ceil(chars / CHARS_PER_TOKEN)
 
 
 def _chars(value: Any) -> int:

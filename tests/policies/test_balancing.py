@@ -136,3 +136,46 @@ def test_bad_endpoint_groups_are_named(fake_provider, instrument, caplog):
         " least_latency; using the default (round_robin)"
     ) in messages
     assert Counter(r.path for r in fake_provider.requests) == {"/v1/chat/completions": 1}
+
+
+def test_an_endpoint_gets_traffic_again_after_its_breaker_reset_timeout(
+    fake_provider, second, instrument, clock
+):
+    instrument(
+        **balanced(
+            fake_provider,
+            second,
+            OTEL_AGENTOPS_CIRCUIT_BREAKER_FAILURE_THRESHOLD="1",
+            OTEL_AGENTOPS_CIRCUIT_BREAKER_RESET_TIMEOUT="30",
+        )
+    )
+    fake_provider.add_fault(Fault(status=500), times=1)
+    llm = sdk(fake_provider)
+    with pytest.raises(openai.InternalServerError):
+        llm.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    for _ in range(4):
+        llm.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert (fake_provider.request_count(), second.request_count()) == (1, 4)
+    clock.now += 31  # past the reset timeout: the first endpoint is probed again and recovers
+    for _ in range(4):
+        llm.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert fake_provider.request_count() >= 2
+    assert fake_provider.request_count() + second.request_count() == 9
+
+
+def test_least_latency_leaves_a_failing_endpoint(fake_provider, second, instrument):
+    instrument(
+        **balanced(
+            fake_provider,
+            second,
+            "least_latency",
+            OTEL_AGENTOPS_RETRY_MAX_ATTEMPTS="2",
+            OTEL_AGENTOPS_RETRY_BASE_DELAY="0",
+        )
+    )
+    fake_provider.add_fault(Fault(status=503), times=None)  # fails fast, every time
+    llm = sdk(fake_provider)
+    for _ in range(10):
+        llm.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert fake_provider.request_count() == 1  # tried once (unmeasured), then it counts as slow
+    assert second.request_count() == 10

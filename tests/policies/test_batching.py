@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 import openai
@@ -149,3 +150,100 @@ def test_bad_batch_settings_are_named(fake_provider, instrument, caplog):
         "otel-agentops: ignoring OTEL_AGENTOPS_BATCH_MAX_SIZE='1': expected a whole number >= 2; using the"
         " default (64)"
     ) in messages
+
+
+async def test_a_rejected_batch_sends_each_caller_alone(fake_provider, instrument):
+    """A 400 for the combined request must not fail callers whose own request is fine."""
+    instrument(**BATCHING)
+    fake_provider.add_fault(Fault(status=400), times=1)
+    llm = sdk(fake_provider)
+    results = await asyncio.gather(*(llm.embeddings.create(model=MODEL, input=f"text {i}") for i in range(3)))
+    assert [len(r.data) for r in results] == [1, 1, 1]
+    assert [
+        len(r.body["input"]) if isinstance(r.body["input"], list) else 1 for r in fake_provider.requests
+    ] == [
+        3,
+        1,
+        1,
+        1,
+    ]
+
+
+async def test_a_failure_of_our_batching_code_still_answers_every_caller(
+    fake_provider, instrument, monkeypatch
+):
+    from otel_agentops.policies import batching
+
+    def broken_split(*_args):
+        raise RuntimeError("a bug in our batching code")
+
+    monkeypatch.setattr(batching, "split", broken_split)
+    instrument(**BATCHING)
+    llm = sdk(fake_provider)
+    results = await asyncio.wait_for(
+        asyncio.gather(*(llm.embeddings.create(model=MODEL, input=f"text {i}") for i in range(3))), 10
+    )
+    assert [r.data[0].embedding for r in results] == [await reference(llm, f"text {i}") for i in range(3)]
+    assert fake_provider.request_count() == 1 + 3 + 3  # the batch, each alone, the references
+
+
+def test_split_without_usage_and_with_missing_vectors():
+    from openai.types import CreateEmbeddingResponse, Embedding
+
+    from otel_agentops.policies.batching import split
+
+    data = [Embedding(index=i, embedding=[float(i)], object="embedding") for i in range(3)]
+    result = CreateEmbeddingResponse.construct(data=data, model=MODEL, object="list", usage=None)
+    first, second = split(result, [1, 2], [1, 1])
+    assert [e.embedding for e in first.data] == [[0.0]]
+    assert [(e.index, e.embedding) for e in second.data] == [(0, [1.0]), (1, [2.0])]
+    assert second.usage is None
+    with pytest.raises(ValueError, match="2 embeddings for 3 inputs"):
+        split(
+            CreateEmbeddingResponse.construct(data=data[:2], model=MODEL, object="list", usage=None),
+            [1, 2],
+            [1, 1],
+        )
+
+
+async def test_different_timeouts_are_not_merged(fake_provider, instrument):
+    instrument(**BATCHING)
+    llm = sdk(fake_provider)
+    await asyncio.gather(
+        llm.embeddings.create(model=MODEL, input="a", timeout=5),
+        llm.embeddings.create(model=MODEL, input="b", timeout=30),
+        llm.embeddings.create(model=MODEL, input="c", timeout=30),
+    )
+    assert sorted(len(r.body["input"]) for r in fake_provider.requests) == [1, 2]
+
+
+def test_batches_of_a_finished_event_loop_are_dropped(fake_provider, instrument):
+    """asyncio.run() ends with a caller still in its wait window: that batch goes with the loop."""
+    from otel_agentops.policies.batching import EmbeddingBatcher
+
+    instrument(OTEL_AGENTOPS_BATCH_MAX_WAIT_MS="5000")
+    llm = sdk(fake_provider)
+
+    async def leave_one_waiting():
+        asyncio.get_running_loop().create_task(llm.embeddings.create(model=MODEL, input="abandoned"))
+        await asyncio.sleep(0)
+
+    asyncio.run(leave_one_waiting())
+    [batcher] = [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, EmbeddingBatcher)
+        and any(
+            e.items == ["abandoned"] for b in o._open for batch in o._open[b].values() for e in batch.entries
+        )
+    ]
+    [closed_loop] = batcher._open
+    assert closed_loop.is_closed()
+
+    async def one_call():
+        return await llm.embeddings.create(model=MODEL, input="next")
+
+    instrument_again = asyncio.run(asyncio.wait_for(one_call(), 10))
+    assert len(instrument_again.data) == 1
+    assert closed_loop not in batcher._open
+    assert fake_provider.request_count() == 1  # the abandoned caller was cancelled, never sent

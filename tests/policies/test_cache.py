@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion
 
-from otel_agentops.fake_provider import Fault
+from otel_agentops.fake_provider import FakeProvider, Fault
 from otel_agentops.fake_provider.scenario import Reply
 from otel_agentops.genai import semconv
 
@@ -193,3 +193,68 @@ def test_off_by_default_and_bad_values_named(fake_provider, instrument, caplog):
         " URL, or off; using the default (off)"
     ) in messages
     assert any("OTEL_AGENTOPS_CACHE_TTL='-5'" in message for message in messages)
+
+
+def test_clients_with_other_credentials_or_hosts_never_share_entries(fake_provider, instrument):
+    instrument(**MEMORY)
+    with FakeProvider() as other:
+        clients = [
+            openai.OpenAI(api_key="sk-a", base_url=fake_provider.openai_base_url, max_retries=0),
+            openai.OpenAI(api_key="sk-b", base_url=fake_provider.openai_base_url, max_retries=0),
+            openai.OpenAI(
+                api_key="sk-a", base_url=fake_provider.openai_base_url, max_retries=0, project="p1"
+            ),
+            openai.OpenAI(api_key="sk-a", base_url=other.openai_base_url, max_retries=0),
+        ]
+        answers = [llm.chat.completions.create(model=MODEL, messages=USER) for llm in clients]
+        assert fake_provider.request_count() == 3
+        assert other.request_count() == 1
+    assert len({answer.id for answer in answers}) == 4
+    # An equal client (same URL, key and headers) shares the entry.
+    twin = openai.OpenAI(api_key="sk-a", base_url=fake_provider.openai_base_url, max_retries=0)
+    assert twin.chat.completions.create(model=MODEL, messages=USER).id == answers[0].id
+    assert fake_provider.request_count() == 3
+
+
+async def test_fallback_answers_are_not_cached(fake_provider, instrument):
+    instrument(**MEMORY, OTEL_AGENTOPS_FALLBACK_MODELS=f"{MODEL}>gpt-4o")
+    llm = sdk(fake_provider)
+    fake_provider.add_fault(Fault(status=503))
+    await create(llm)  # answered by gpt-4o
+    second = await create(llm)  # the requested model is back: asked, not served the fallback's answer
+    assert [r.body["model"] for r in fake_provider.requests] == [MODEL, "gpt-4o", MODEL]
+    assert second.model.startswith(MODEL)
+    await create(llm)
+    assert fake_provider.request_count() == 3
+
+
+def test_stateful_responses_requests_bypass_the_cache(fake_provider, instrument):
+    telemetry = instrument(**MEMORY)
+    llm = sdk(fake_provider)
+    for _ in range(2):
+        llm.responses.create(model=MODEL, input="hi", background=True)
+    assert fake_provider.request_count() == 2
+    assert {s.attributes[semconv.CACHE_BYPASS] for s in telemetry.spans()} == {"stateful"}
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("rediss+x://:hunter2@cache:6379/0", "rediss+x://:***@cache:6379/0"),
+        ("unix:///tmp/redis.sock", "unix:///tmp/redis.sock"),
+        ("redis://cache:notaport/0", "redis://cache:notaport/0"),
+    ],
+)
+def test_unusable_cache_urls_are_named_masked_and_leave_the_cache_off(
+    value, shown, fake_provider, instrument, caplog
+):
+    caplog.set_level(logging.WARNING, logger="otel_agentops.config")
+    telemetry = instrument(OTEL_AGENTOPS_CACHE=value)
+    llm = sdk(fake_provider)
+    llm.chat.completions.create(model=MODEL, messages=USER)
+    llm.chat.completions.create(model=MODEL, messages=USER)
+    assert fake_provider.request_count() == 2
+    assert all(semconv.CACHE_HIT not in span.attributes for span in telemetry.spans())
+    messages = " ".join(record.getMessage() for record in caplog.records)
+    assert f"OTEL_AGENTOPS_CACHE='{shown}'" in messages
+    assert "hunter2" not in messages

@@ -114,3 +114,17 @@ def test_bad_routing_settings_are_named(fake_provider, instrument, caplog, varia
     instrument(**{**ROUTING, variable: value})
     sdk(fake_provider).chat.completions.create(model="gpt-4o-mini", messages=user(4))
     assert message in [record.getMessage() for record in caplog.records]
+
+
+def test_sdk_retries_follow_the_routed_model(fake_provider, instrument, tmp_path):
+    """Retry configured for the routed model only: its budget is ours alone (3 requests, not 3 x 3)."""
+    from otel_agentops.fake_provider import Fault
+
+    policy = tmp_path / "policies.toml"
+    policy.write_text('[models."gpt-4o-mini".retry]\nmax_attempts = 3\nbase_delay = 0\n')
+    instrument(**ROUTING, OTEL_AGENTOPS_POLICY_FILE=str(policy))
+    fake_provider.add_fault(Fault(status=429, retry_after="0"), times=None)
+    llm = openai.OpenAI(api_key="sk-test", base_url=fake_provider.openai_base_url, max_retries=2)
+    with pytest.raises(openai.RateLimitError):
+        llm.chat.completions.create(model="auto", messages=user(8))
+    assert fake_provider.request_count() == 3
