@@ -7,6 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 CHARS_PER_TOKEN = 4
+# openai / anthropic / litellm, Responses, prompts; Gemini's contents; Cohere v1's message and history
+_PROMPT_ARGUMENTS = (
+    "messages",
+    "input",
+    "system",
+    "instructions",
+    "prompt",
+    "contents",
+    "message",
+    "chat_history",
+)
 
 
 def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
@@ -25,7 +36,7 @@ def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
 def prompt_tokens(kwargs: Mapping[str, Any]) -> int:
     """Characters of the prompt (messages, system, instructions...) / 4, rounded up."""
     chars = 0
-    for key in ("messages", "input", "system", "instructions", "prompt"):
+    for key in _PROMPT_ARGUMENTS:
         value = kwargs.get(key)
         if value is None:
             continue
