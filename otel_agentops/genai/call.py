@@ -193,9 +193,11 @@ class GenAICall:
         duration = perf_counter() - self._start
         # A provider's stream state may assemble what it accumulated (e.g. output messages) once, here,
         # rather than on every chunk.
-        finish_stream = getattr(self.stream_state, "finish", None)
-        if finish_stream is not None:
-            finish_stream(self)
+        # (Checked for None first: getattr(None, ...) formats an AttributeError on every call.)
+        if self.stream_state is not None:
+            finish_stream = getattr(self.stream_state, "finish", None)
+            if finish_stream is not None:
+                finish_stream(self)
         span = self.span
         metrics = self.telemetry.metrics
         attrs: dict[str, AttributeValue] = self._extra if self._extra is not None else {}

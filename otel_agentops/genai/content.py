@@ -18,5 +18,4 @@ def compact_json(value: Any) -> str:
 
 def content_json(value: Any, redactor: Redactor | None = None) -> str:
     """The redacted, bounded attribute value for one piece of content."""
-    redactor = redactor or get_redactor()
-    return redactor.truncate_messages_json(compact_json(redactor.redact_value(value)))
+    return (redactor or get_redactor()).content_json(value)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
+from time import time
 
 from otel_agentops.genai.failsafe import report_internal_error
 
@@ -54,7 +55,8 @@ class _Unpriced:
 
 _UNPRICED = _Unpriced()
 _NONLINEAR = object()
-_rates: dict[tuple[str, str, date], object] = {}
+_SECONDS_PER_DAY = 86_400
+_rates: dict[tuple[str, str, int], object] = {}
 _lock = threading.Lock()
 
 
@@ -75,8 +77,8 @@ def call_cost(
     `input_tokens` is the total prompt size including cached tokens (OpenAI's convention; providers that
     report cached tokens separately add them up before calling).
     """
-    today = datetime.now(timezone.utc).date()
-    key = (provider_name, model, today)
+    # The UTC day as a number: datetime.now(timezone.utc).date() costs more than the price maths.
+    key = (provider_name, model, int(time() // _SECONDS_PER_DAY))
     rates = _rates.get(key)
     if rates is None:
         rates = _resolve(provider_name, model)

@@ -17,6 +17,10 @@ _DATA_URL = re.compile(
 BARE_MIN_LENGTH = 256
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]*")
 _BLANK_REACH = BARE_MIN_LENGTH // 2
+# Bytes looked for as ints: ``int in bytes`` is a memchr, where ``bytes in bytes`` first fails (and
+# formats a TypeError) trying to read its argument as an int.
+_BLANK = ord(" ")
+_SEMICOLON = ord(";")
 # Base64 of binary data holds a "/" or "+" every 32 characters on average (a run of 256 without one has
 # odds of 3 in 10,000), and most text has few of them: looking for those two bytes (a memchr each)
 # finds the runs without scanning text for base64 characters, which would cost ~40 µs per 4 KB.
@@ -64,7 +68,7 @@ def _data_urls(text: str, view: bytes) -> list[Blob]:
 def _bare_run_around(view: bytes, at: int) -> tuple[int, int] | None:
     # A long enough run extends half its minimum length on one side at least; prose and URLs have
     # blanks on both sides, which two memchr calls tell before the run itself is read.
-    if b" " in view[max(0, at - _BLANK_REACH) : at] and b" " in view[at : at + _BLANK_REACH]:
+    if _BLANK in view[max(0, at - _BLANK_REACH) : at] and _BLANK in view[at : at + _BLANK_REACH]:
         return None
     back = _BASE64_RUN.match(view[max(0, at - BARE_MIN_LENGTH * 4) : at][::-1])
     ahead = _BASE64_RUN.match(view, at)
@@ -92,7 +96,7 @@ def _bare_runs(text: str, view: bytes) -> list[Blob]:
 
 
 def find_blobs(text: str, view: bytes) -> list[Blob]:
-    blobs = _data_urls(text, view) if b";" in view else []
+    blobs = _data_urls(text, view) if _SEMICOLON in view else []
     if len(view) >= BARE_MIN_LENGTH:
         blobs.extend(_bare_runs(text, view))
     return blobs

@@ -114,7 +114,7 @@ class KeyRule:
 # The separators of an assignment, each with its byte: most text lacks "=", and checking for a byte (a
 # memchr) is cheaper still than ``re`` skipping to it. A digit before ":" makes a clock time, "://" a
 # URL scheme, "==" and friends a comparison.
-_SEPARATORS = ((b":", re.compile(rb":(?<![0-9]:)(?!//)")), (b"=", re.compile(rb"=(?<![=!<>]=)(?!=)")))
+_SEPARATORS = ((ord(":"), re.compile(rb":(?<![0-9]:)(?!//)")), (ord("="), re.compile(rb"=(?<![=!<>]=)(?!=)")))
 # The key, read backwards from the separator: optional blanks, an optional closing quote (possibly
 # JSON-escaped, which reads ``"\`` backwards), then the name itself.
 _KEY_BACKWARDS = re.compile(rb"[ \t]*(?:\"\\|[\"'])?([A-Za-z0-9_.\-]{1,64})")
@@ -145,18 +145,19 @@ class AssignmentDetector:
     def find(self, text: str, view: bytes, lo: int = 0, hi: int | None = None) -> Iterator[Finding]:
         end = len(view) if hi is None else hi
         for byte, separator in _SEPARATORS:
-            if byte not in view:
-                continue
-            # Separators inside a value already found ("password=a=b=c...") are part of it; skipping
-            # them keeps a long run of assignments linear.
-            covered = lo
-            for match in separator.finditer(view, lo, end):
-                if match.start() < covered:
-                    continue
-                finding = self._assignment_at(text, view, match.start(), end)
-                if finding is not None:
-                    covered = finding[1]
-                    yield finding
+            # Each separator byte found with a memchr and only then checked by ``re`` (whose
+            # look-behind sees the text before it): ``re`` itself would step through every byte.
+            at = view.find(byte, lo, end)
+            while at >= 0:
+                if separator.match(view, at, end) is not None:
+                    finding = self._assignment_at(text, view, at, end)
+                    if finding is not None:
+                        # Separators inside the value found ("password=a=b=c...") are part of it;
+                        # skipping them keeps a long run of assignments linear.
+                        yield finding
+                        at = view.find(byte, max(finding[1], at + 1), end)
+                        continue
+                at = view.find(byte, at + 1, end)
 
     def _assignment_at(self, text: str, view: bytes, sep: int, end: int) -> Finding | None:
         key = _KEY_BACKWARDS.match(view[max(0, sep - 72) : sep][::-1])

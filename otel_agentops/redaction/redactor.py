@@ -2,8 +2,10 @@
 
 There is deliberately no "off" switch: content is only recorded when the user opted in, and then it is
 always redacted. Instead the common case is made cheap (see ``scan``): text with nothing to redact costs
-a dozen literal scans and a few single-byte checks, ~20 µs per 4 KB, and is returned as the very same
-object.
+a memchr per detector (``gates``), one byte translation and a few literal scans, ~9 µs per 4 KB, and is
+returned as the very same object. Long texts seen before (a system prompt, a conversation's history sent
+again with every call) come from a bounded memo (``memo``), and content attributes are written as JSON
+without the json module's slow escaping of long strings (``encoding``).
 
 Overlapping findings are masked as one span, their union, so that no detector's partial view leaves a
 piece of a secret behind; masks (``[REDACTED:email]``, or ``[REDACTED:email:1a2b3c4d5e6f]`` in hash mode)
@@ -27,9 +29,12 @@ from otel_agentops.redaction.detectors import (
     CustomDetector,
     Detector,
     Finding,
+    literal_start,
 )
+from otel_agentops.redaction.encoding import FAST_MIN_CHARS, compact_dumps, simple_escapes, simple_literal
 from otel_agentops.redaction.keys import KEY_MASK_NAME, AssignmentDetector, KeyRule
-from otel_agentops.redaction.scan import Anchor, has_trigger, number_runs, scan_view
+from otel_agentops.redaction.memo import CLEAN, MIN_CHARS, LiteralMemo, TextMemo
+from otel_agentops.redaction.scan import CONTROL, Anchor, fold, has_trigger, number_runs, scan_view
 from otel_agentops.redaction.structure import rebuild, strings
 from otel_agentops.redaction.truncation import dumps, truncate_messages_json
 
@@ -56,6 +61,36 @@ _SHORTEST_BUILTIN = 5
 _JOINT = "\n\x00\n"
 # Checking for trigger bytes pays off on short strings; long text hardly ever lacks them all.
 _TRIGGER_CHECK_MAX = 256
+# Keys of the semantic-convention message shapes and of tool definitions. Where the configured rules
+# leave one of them alone (neither a secret-naming key nor text a detector changes, which the
+# constructor checks), walking a value skips it: no key check, and no key text to scan.
+_COMMON_KEYS = (
+    "role",
+    "parts",
+    "type",
+    "content",
+    "finish_reason",
+    "id",
+    "name",
+    "arguments",
+    "response",
+    "result",
+    "modality",
+    "mime_type",
+    "uri",
+    "file_id",
+    "function",
+    "description",
+    "parameters",
+    "properties",
+    "required",
+    "strict",
+    "text",
+    "tool_call_id",
+    "tool_calls",
+    "items",
+    "enum",
+)
 
 
 class Redactor:
@@ -65,9 +100,14 @@ class Redactor:
         "_allow",
         "_anchored",
         "_builtin_only",
+        "_encode",
+        "_encode_long",
         "_hash_key",
         "_keys",
+        "_literals",
+        "_memo",
         "_mode",
+        "_plain_keys",
         "_scanners",
         "_searches",
         "max_content_length",
@@ -75,12 +115,18 @@ class Redactor:
 
     _allow: tuple[re.Pattern[str], ...]
     # Built-in detectors, unpacked once here because redact_text runs each of them on every text:
-    # (gate, pattern.search, find_from) and, for number-shaped ones, by anchor.
-    _searches: tuple[tuple[bytes | None, _Search, _FindFrom], ...]
+    # (gates, the byte every match starts with, pattern.search, find_from) and, for number-shaped
+    # ones, by anchor.
+    _searches: tuple[tuple[bytes, int | None, _Search, _FindFrom], ...]
     _anchored: tuple[tuple[Anchor, tuple[tuple[_Search, _FindFrom], ...]], ...]
     _scanners: tuple[Detector, ...]
     _hash_key: bytes
     _keys: KeyRule
+    _plain_keys: frozenset[str]
+    _memo: TextMemo
+    _literals: LiteralMemo
+    _encode: Callable[[Any], str]
+    _encode_long: Callable[[Any], str]
     _mode: Mode
     _builtin_only: bool
     max_content_length: int | None
@@ -106,7 +152,9 @@ class Redactor:
             if detector.anchor is not None:
                 anchors.setdefault(detector.anchor, []).append((detector.pattern.search, detector.find_from))
         searches = tuple(
-            (d.gate, d.pattern.search, d.find_from) for d in BUILTIN_DETECTORS if d.anchor is None
+            (d.gates, literal_start(d.pattern), d.pattern.search, d.find_from)
+            for d in BUILTIN_DETECTORS
+            if d.anchor is None
         )
         init = object.__setattr__
         init(self, "_mode", mode)
@@ -120,6 +168,22 @@ class Redactor:
         # without trigger bytes only hold without one.
         init(self, "_builtin_only", not custom)
         init(self, "max_content_length", max_content_length)
+        init(self, "_memo", TextMemo())
+        # The JSON string literals of long redacted texts, written while the scan's fold tells what
+        # they need escaped (see ``encoding``): content_json takes them from here.
+        init(self, "_literals", LiteralMemo())
+        init(
+            self,
+            "_plain_keys",
+            frozenset(k for k in _COMMON_KEYS if not keys.is_sensitive(k) and self._redact_one(k) == k),
+        )
+        # Objects JSON cannot hold are written as their str(), which is redacted as any text.
+        init(self, "_encode", compact_dumps(self._redacted_str, long_strings=False))
+        init(
+            self,
+            "_encode_long",
+            compact_dumps(self._redacted_str, long_strings=True, known=self._literals.get),
+        )
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -138,8 +202,27 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every detected secret masked and every inline base64 blob shrunk."""
+        if len(text) < MIN_CHARS:
+            return self._redact_one(text)
+        known = self._memo.get(text)
+        if known is not None:
+            return text if known is CLEAN else known
+        redacted = self._redact_one(text)
+        self._memo.put(text, redacted)
+        return redacted
+
+    def _redact_one(self, text: str) -> str:
         view = self._view_to_scan(text)
-        return text if view is None else self._scan(text, view)
+        if view is None:
+            return text
+        folded = fold(view)
+        findings, blobs = self._find(text, view, folded)
+        redacted = self._rewrite(text, findings, blobs) if findings or blobs else text
+        # Masks and placeholders hold no character JSON escapes: the redacted text needs at most the
+        # escapes the text itself needs, which its view and fold tell.
+        if len(text) >= MIN_CHARS and CONTROL not in folded:
+            self._literals.put(redacted, simple_literal(redacted, simple_escapes(view)))
+        return redacted
 
     def _view_to_scan(self, text: str) -> bytes | None:
         """The scan view of ``text``, or None when it is too short or lacks every trigger byte."""
@@ -152,18 +235,23 @@ class Redactor:
 
     def _scan(self, text: str, view: bytes) -> str:
         """Every detector over ``text``, without the shortcuts (which tests check against this)."""
-        findings, blobs = self._find(text, view)
+        findings, blobs = self._find(text, view, fold(view))
         return self._rewrite(text, findings, blobs) if findings or blobs else text
 
-    def _find(self, text: str, view: bytes) -> tuple[list[Finding], list[Blob]]:
+    def _find(self, text: str, view: bytes, folded: bytes) -> tuple[list[Finding], list[Blob]]:
         end = len(view)
         findings: list[Finding] = []
-        for gate, search, find_from in self._searches:
-            if (gate is None or gate in view) and (match := search(view, 0, end)):
-                findings += find_from(match, text, view, end)
+        for gates, first, search, find_from in self._searches:
+            for gate in gates:
+                if gate not in view:
+                    break
+            else:
+                start = 0 if first is None else view.find(first)
+                if start >= 0 and (match := search(view, start, end)):
+                    findings += find_from(match, text, view, end)
         for scanner in self._scanners:
             findings += scanner.find(text, view)
-        runs = number_runs(view)
+        runs = number_runs(view, folded)
         if runs:
             for anchor, searches in self._anchored:
                 for lo, hi in anchor.windows(runs):
@@ -223,13 +311,33 @@ class Redactor:
         Values under a secret-naming key are masked whole, whatever they hold; strings that hold a JSON
         object or array (tool-call ``arguments``) are redacted as structures.
         """
-        texts: list[str] = []
-        secret_key = strings(value, texts, self._keys.is_sensitive)
+        return self._redact_value(value, [])
+
+    def _redact_value(self, value: Any, texts: list[str]) -> Any:
+        """``redact_value``, leaving the strings of ``value`` (keys of ``_plain_keys`` aside) in ``texts``."""
+        secret_key = strings(value, texts, self._keys.is_sensitive, self._plain_keys)
         redacted = self._redact_texts(texts)
         # Mostly nothing needs redacting: then the value itself will do, and rebuilding it would not.
         if redacted is texts and not secret_key:
             return value
-        return rebuild(value, iter(redacted), self._keys.is_sensitive, self._by_key)
+        return rebuild(value, iter(redacted), self._keys.is_sensitive, self._by_key, self._plain_keys)
+
+    def content_json(self, value: Any) -> str:
+        """What a content attribute holds: ``value`` redacted, as compact JSON, bounded in size.
+
+        Objects that JSON cannot hold are written as their ``str()``, redacted as text.
+        """
+        texts: list[str] = []
+        redacted = self._redact_value(value, texts)
+        # Long strings are escaped faster by ``encoding``; short ones by the json module in C alone.
+        encoded = (self._encode_long if max(map(len, texts), default=0) >= FAST_MIN_CHARS else self._encode)(
+            redacted
+        )
+        bound = self.max_content_length
+        return encoded if bound is None or len(encoded) <= bound else truncate_messages_json(encoded, bound)
+
+    def _redacted_str(self, value: object) -> str:
+        return self.redact_text(str(value))
 
     def _by_key(self, key: str, value: Any) -> Any:
         if value is None or value == "":
@@ -241,32 +349,67 @@ class Redactor:
         return self._mask(KEY_MASK_NAME, json.dumps(value, sort_keys=True, default=repr))
 
     def _redact_texts(self, texts: list[str]) -> list[str]:
-        """``redact_text`` of each of ``texts``, in a single scan of them all joined; ``texts`` itself
-        when nothing changed."""
-        # Checking each text for trigger bytes would cost more than scanning them all at once.
-        todo = [i for i, text in enumerate(texts) if len(text) >= _SHORTEST_BUILTIN]
-        joined = _JOINT.join(texts[i] for i in todo)
-        # One by one if a text holds the joint itself, or if a user pattern might rely on "^" or "$"
-        # meaning the start or end of one value.
-        if len(todo) < 2 or joined.count("\x00") != len(todo) - 1 or not self._builtin_only:
-            todo = list(range(len(texts)))
-            return self._replace(texts, todo, [self.redact_text(texts[i]) for i in todo])
-        findings, blobs = self._find(joined, scan_view(joined))
-        if not findings and not blobs:
+        """``redact_text`` of each of ``texts``, in a single scan of those not in the memo, joined;
+        ``texts`` itself when nothing changed."""
+        # A user pattern might rely on "^" or "$" meaning the start or end of one value: one by one.
+        if not self._builtin_only:
+            return self._replace(texts, list(range(len(texts))), [self.redact_text(text) for text in texts])
+        memo = self._memo
+        todo: list[int] = []
+        known: list[tuple[int, str]] = []
+        for i, text in enumerate(texts):
+            size = len(text)
+            if size >= MIN_CHARS:
+                redacted = memo.get(text)
+                if redacted is not None:
+                    if redacted is not CLEAN:
+                        known.append((i, redacted))
+                    continue
+            elif size < _SHORTEST_BUILTIN:
+                continue
+            todo.append(i)
+        scanned = self._scan_joined([texts[i] for i in todo]) if todo else None
+        if scanned is not None:
+            for i, redacted in zip(todo, scanned, strict=True):
+                memo.put(texts[i], redacted)
+            known += zip(todo, scanned, strict=True)
+        elif todo:
+            for i in todo:
+                if len(texts[i]) >= MIN_CHARS:
+                    memo.put(texts[i], texts[i])
+        if not known:
             return texts
+        return self._replace(texts, [i for i, _ in known], [redacted for _, redacted in known])
+
+    def _scan_joined(self, parts: list[str]) -> list[str] | None:
+        """``_redact_one`` of each of ``parts`` (built-in detectors only), in a single scan of them all
+        joined; None when nothing in them changed."""
+        if len(parts) == 1:
+            text = parts[0]
+            redacted = self._redact_one(text)
+            return None if redacted is text else [redacted]
+        joined = _JOINT.join(parts)
+        if joined.count("\x00") != len(parts) - 1:  # a text holds the joint itself: one by one
+            redacted_parts = [self._redact_one(part) for part in parts]
+            return None if all(r is p for r, p in zip(redacted_parts, parts, strict=True)) else redacted_parts
+        view = scan_view(joined)
+        # The joint holds no trigger byte: short texts without any need no scan at all.
+        if len(view) <= _TRIGGER_CHECK_MAX and not has_trigger(view):
+            return None
+        findings, blobs = self._find(joined, view, fold(view))
+        if not findings and not blobs:
+            return None
         # A finding never spans a joint ("\n" ends all but a private key block); when it does, each
         # text gets its own part.
         starts = [0]
-        for i in todo[:-1]:
-            starts.append(starts[-1] + len(texts[i]) + len(_JOINT))
+        for part in parts[:-1]:
+            starts.append(starts[-1] + len(part) + len(_JOINT))
         pieces = [
-            (max(s, starts[k]), min(e, starts[k] + len(texts[todo[k]])), name)
+            (max(s, starts[k]), min(e, starts[k] + len(parts[k])), name)
             for s, e, name in findings
             for k in range(bisect_right(starts, s) - 1, bisect_left(starts, e))
         ]
-        return self._replace(
-            texts, todo, self._rewrite(joined, [p for p in pieces if p[0] < p[1]], blobs).split(_JOINT)
-        )
+        return self._rewrite(joined, [p for p in pieces if p[0] < p[1]], blobs).split(_JOINT)
 
     @staticmethod
     def _replace(texts: list[str], indices: list[int], redacted: list[str]) -> list[str]:

@@ -21,7 +21,14 @@ import re
 from dataclasses import dataclass
 
 _SEPARATORS = b" ().-/"
-_FOLD_NUMBERS = bytes.maketrans(b"0123456789" + _SEPARATORS, b"0" * 16)
+# The control characters JSON writes as \\u00XX (all but tab, line feed and carriage return): the fold
+# marks them as CONTROL, so that the same translation also tells whether a text's JSON escaping is
+# simple (see ``encoding``).
+_OTHER_CONTROLS = bytes(code for code in range(32) if code not in (9, 10, 13))
+CONTROL = 1
+_FOLD_NUMBERS = bytes.maketrans(
+    b"0123456789" + _SEPARATORS + _OTHER_CONTROLS, b"0" * 16 + bytes([CONTROL]) * len(_OTHER_CONTROLS)
+)
 # Ten characters or more: a compact Dutch IBAN has only ten digits in a row (NL91ABNA0417164300). An
 # ISO date (2024-05-01) is as long but has only eight digits.
 _RUN_SEED = b"0" * 10
@@ -55,10 +62,18 @@ def has_trigger(view: bytes) -> bool:
     return bool(view.translate(None, _NOT_TRIGGERS))
 
 
-def number_runs(view: bytes) -> list[NumberRun]:
-    """Runs of at least 10 digits and separators holding at least 9 digits."""
+def fold(view: bytes) -> bytes:
+    """``view`` with digits and separators as ``0`` and the control characters of ``_OTHER_CONTROLS`` as
+    ``CONTROL``: what ``number_runs`` reads."""
+    return view.translate(_FOLD_NUMBERS)
+
+
+def number_runs(view: bytes, folded: bytes | None = None) -> list[NumberRun]:
+    """Runs of at least 10 digits and separators holding at least 9 digits; ``folded`` is
+    ``fold(view)`` when the caller has it."""
     runs = []
-    folded = view.translate(_FOLD_NUMBERS)
+    if folded is None:
+        folded = fold(view)
     # bytes.find skips through text twice as fast as ``re`` would here: blanks fold to 0 too.
     start = folded.find(_RUN_SEED)
     while start >= 0:

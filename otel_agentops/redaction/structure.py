@@ -5,7 +5,8 @@ overhead apiece; taken out (``strings``), they are redacted in one scan and put 
 which only happens when something changed. Both walk a value in the same order: dictionary keys before
 their values, and into JSON documents held in strings (tool-call ``arguments``), which are serialised
 again only if something in them changed. Values under a key that names a secret are not walked: the
-key decides them.
+key decides them. Keys in ``plain_keys`` (``role``, ``content``... where the rules leave them alone) are
+neither checked nor taken out: only their values are.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ ByKey = Callable[[str, Any], Any]
 
 # What a string holding a JSON object or array starts with; checked inline, as most strings do not.
 _JSON_STARTS = frozenset("{[ \t\r\n")
+# What may hold strings; anything else (numbers, None, booleans, objects) is left as it is.
+_WALKED = (str, dict, list, tuple)
 
 
 def _embedded_json(value: str) -> Any:
@@ -35,7 +38,12 @@ def _embedded_json(value: str) -> Any:
     return document if isinstance(document, dict | list) else None
 
 
-def strings(value: Any, texts: list[str], is_secret_key: Callable[[str], bool]) -> bool:
+def strings(
+    value: Any,
+    texts: list[str],
+    is_secret_key: Callable[[str], bool],
+    plain_keys: frozenset[str] = frozenset(),
+) -> bool:
     """Appends the strings of ``value`` to ``texts``; whether a key in it names a secret."""
     secret_key = False
 
@@ -50,21 +58,36 @@ def strings(value: Any, texts: list[str], is_secret_key: Callable[[str], bool]) 
                 walk(document)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if isinstance(key, str):
+                if key in plain_keys:
+                    pass
+                elif isinstance(key, str):
                     texts.append(key)
                     if is_secret_key(key):
                         secret_key = True
                         continue
-                walk(item)
+                # The common leaves without a call: a plain string, and what holds no string at all.
+                if type(item) is str and item[:1] not in _JSON_STARTS:
+                    texts.append(item)
+                elif isinstance(item, _WALKED):
+                    walk(item)
         elif isinstance(value, list | tuple):
             for item in value:
-                walk(item)
+                if type(item) is str and item[:1] not in _JSON_STARTS:
+                    texts.append(item)
+                elif isinstance(item, _WALKED):
+                    walk(item)
 
     walk(value)
     return secret_key
 
 
-def rebuild(value: Any, texts: Iterator[str], is_secret_key: Callable[[str], bool], by_key: ByKey) -> Any:
+def rebuild(
+    value: Any,
+    texts: Iterator[str],
+    is_secret_key: Callable[[str], bool],
+    by_key: ByKey,
+    plain_keys: frozenset[str] = frozenset(),
+) -> Any:
     """A copy of ``value`` with its strings, in ``strings`` order, taken from ``texts``."""
 
     def walk(value: Any) -> Any:
@@ -77,16 +100,24 @@ def rebuild(value: Any, texts: Iterator[str], is_secret_key: Callable[[str], boo
         if isinstance(value, dict):
             copy = {}
             for key, item in value.items():
-                if isinstance(key, str):
+                if key in plain_keys:
+                    copy[key] = item_copy(item)
+                elif isinstance(key, str):
                     redacted_key = next(texts)  # before the value, which takes texts of its own
-                    copy[redacted_key] = by_key(key, item) if is_secret_key(key) else walk(item)
+                    copy[redacted_key] = by_key(key, item) if is_secret_key(key) else item_copy(item)
                 else:
-                    copy[key] = walk(item)
+                    copy[key] = item_copy(item)
             return copy
         if isinstance(value, list):
-            return [walk(item) for item in value]
+            return [item_copy(item) for item in value]
         if isinstance(value, tuple):
-            return tuple(walk(item) for item in value)
+            return tuple(item_copy(item) for item in value)
         return value
+
+    def item_copy(item: Any) -> Any:
+        # The common leaves as in ``strings``: a plain string, and what holds no string at all.
+        if type(item) is str and item[:1] not in _JSON_STARTS:
+            return next(texts)
+        return walk(item) if isinstance(item, _WALKED) else item
 
     return walk(value)
