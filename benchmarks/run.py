@@ -99,7 +99,10 @@ QUICK_CONFIGS = [
     "openllmetry",
 ]  # peers when already made
 
-OPENAI_SCENARIOS = ["chat", "tools", "stream", "stream_long", "async", "chat_4k"]
+OPENAI_SCENARIOS = ["chat", "tools", "stream", "stream_long", "async", "chat_4k", "chat_4k_fresh"]
+# Calls counted under callgrind per scenario: enough that a batch export or a garbage collection landing in
+# the window moves the per-call count by little.
+INSTRUCTION_CALLS = 60
 ANTHROPIC_SCENARIOS = ["anthropic", "anthropic_stream"]
 
 # Variables that would change what a configuration does if inherited from the caller's shell.
@@ -608,14 +611,18 @@ def main() -> int:
             results["instructions"]["skipped"] = why
         else:
             for config in configs:
-                # chat everywhere; the 4 KB prompt where content capture + redaction is the question
-                wanted_scenarios = {"agentops": ["chat", "chat_4k"], "agentops+content": ["chat_4k"]}.get(
-                    config.name, ["chat"]
-                )
+                # chat everywhere; the 4 KB prompts (repeated, and new on every call) where content
+                # capture + redaction is the question
+                wanted_scenarios = {
+                    "agentops": ["chat", "chat_4k", "chat_4k_fresh"],
+                    "agentops+content": ["chat_4k", "chat_4k_fresh"],
+                }.get(config.name, ["chat"])
                 jobs.append(
                     (
                         f"instructions:{config.name}",
-                        lambda c=config, w=wanted_scenarios: instructions_job(c, helper, w, 30),
+                        lambda c=config, w=wanted_scenarios: instructions_job(
+                            c, helper, w, INSTRUCTION_CALLS
+                        ),
                     )
                 )
     else:

@@ -162,6 +162,8 @@ _SENTENCE = (
     "whether the courier could leave it with a neighbour if nobody is at home during the day. "
 )
 PROMPT_4K = (_SENTENCE * 22)[:3900] + " Please reply to jane.doe@example.com with the tracking details."
+# Distinct prompts "chat_4k_fresh" cycles through: 2 MB of text, twice what redaction's memo keeps.
+FRESH_PROMPTS = 512
 
 ANTHROPIC_MODEL = "claude-haiku-4-5"
 ANTHROPIC_MESSAGE = {
@@ -273,6 +275,22 @@ def scenario(name: str) -> tuple[Run, int]:
         def run(n: int) -> None:
             for _ in range(n):
                 create(model="gpt-4o-mini", messages=messages, temperature=0.1)
+
+        return run, 0
+    if name == "chat_4k_fresh":
+        # A different 4 KB prompt on every call (more of them than redaction's memo holds): the cost of
+        # redacting text never seen before, where "chat_4k" repeats one prompt as a system prompt or a
+        # conversation's history would be.
+        client = _openai_client(json.dumps(CHAT).encode())
+        create = client.chat.completions.create
+        prompts = [
+            [{"role": "user", "content": f"Ticket {i}: {PROMPT_4K}"[:4096]}] for i in range(FRESH_PROMPTS)
+        ]
+        turn = iter(range(1 << 62))
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                create(model="gpt-4o-mini", messages=prompts[next(turn) % FRESH_PROMPTS], temperature=0.1)
 
         return run, 0
     if name == "tools":
