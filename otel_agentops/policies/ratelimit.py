@@ -4,6 +4,10 @@ A sliding window (not a token bucket) so that no 60-second span ever sees more t
 included. A call reserves its slot at the earliest time the window allows (never before a slot already
 reserved, so waiters are served in order); the caller then sleeps until that time. Token reservations
 start from an estimate and are corrected with the usage the response reports.
+
+Memory stays flat however many calls go through: reservations less than `MERGE` seconds apart share one
+entry, which takes the later time (so an earlier one counts up to `MERGE` longer than the window: never
+less), so a window holds at most WINDOW / MERGE entries.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from otel_agentops.config.policies import RateLimitSettings
 from otel_agentops.policies.errors import RateLimitExceeded
 
 WINDOW = 60.0
+MERGE = 0.1
 
 
 class Slot(Protocol):
@@ -42,25 +47,29 @@ class Limiter(Protocol):
 
 
 class _Entry:
-    __slots__ = ("amount", "time")
+    __slots__ = ("amount", "live", "time")
 
     def __init__(self, time: float, amount: float) -> None:
         self.time = time
         self.amount = amount
+        self.live = True  # still in the window (a correction after it left must not change the total)
 
 
 class _Window:
-    __slots__ = ("entries", "limit", "total")
+    __slots__ = ("entries", "limit", "merge", "total")
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float, merge: float) -> None:
         self.limit = limit
+        self.merge = merge
         self.entries: deque[_Entry] = deque()
         self.total = 0.0
 
     def earliest(self, amount: float, now: float) -> float:
         entries = self.entries
         while entries and entries[0].time <= now - WINDOW:
-            self.total -= entries.popleft().amount
+            expired = entries.popleft()
+            expired.live = False
+            self.total -= expired.amount
         start = max(now, entries[-1].time) if entries else now
         used = self.total
         if start > now:  # waiting behind earlier reservations: some entries expire by then
@@ -78,39 +87,50 @@ class _Window:
         return start
 
     def reserve(self, at: float, amount: float) -> _Entry:
-        entry = _Entry(at, amount)
-        self.entries.append(entry)
         self.total += amount
+        entries = self.entries
+        if entries:
+            last = entries[-1]
+            # `at` is never before the last reservation (earliest() starts there).
+            if at - last.time < self.merge:
+                last.time = at
+                last.amount += amount
+                return last
+        entry = _Entry(at, amount)
+        entries.append(entry)
         return entry
 
 
 class Reservation:
-    __slots__ = ("_entry", "_limiter", "wait")
+    __slots__ = ("_entry", "_estimate", "_limiter", "wait")
 
     @property
     def tracks_tokens(self) -> bool:
         return self._entry is not None
 
-    def __init__(self, limiter: RateLimiter, entry: _Entry | None, wait: float) -> None:
+    def __init__(self, limiter: RateLimiter, entry: _Entry | None, wait: float, estimate: int = 0) -> None:
         self._limiter = limiter
         self._entry = entry
+        self._estimate = estimate
         self.wait = wait
 
     def settle(self, tokens: int) -> None:
         """Replace the token estimate by the real usage, so later calls see what was actually spent."""
         if self._entry is not None:
-            self._limiter.correct(self._entry, tokens)
+            self._limiter.correct(self._entry, tokens - self._estimate)
+            self._estimate = tokens
 
 
 class RateLimiter:
     __slots__ = ("_lock", "_requests", "_tokens", "key", "settings")
 
-    def __init__(self, key: str, settings: RateLimitSettings) -> None:
+    def __init__(self, key: str, settings: RateLimitSettings, merge: float = MERGE) -> None:
+        """`merge`: reservations closer than this share an entry (0: one entry each, as the Redis twin)."""
         self.key = key
         self.settings = settings
         self._lock = threading.Lock()
-        self._requests = _Window(settings.rpm) if settings.rpm else None
-        self._tokens = _Window(settings.tpm) if settings.tpm else None
+        self._requests = _Window(settings.rpm, merge) if settings.rpm else None
+        self._tokens = _Window(settings.tpm, merge) if settings.tpm else None
 
     @property
     def counts_tokens(self) -> bool:
@@ -131,10 +151,11 @@ class RateLimiter:
             if self._requests is not None:
                 self._requests.reserve(at, 1)
             entry = self._tokens.reserve(at, estimated_tokens) if self._tokens is not None else None
-        return Reservation(self, entry, wait)
+        return Reservation(self, entry, wait, estimated_tokens)
 
-    def correct(self, entry: _Entry, tokens: int) -> None:
+    def correct(self, entry: _Entry, delta: int) -> None:
+        """Add `delta` tokens (real usage minus the estimate) to the reservation's entry."""
         with self._lock:
-            if self._tokens is not None:
-                self._tokens.total += tokens - entry.amount
-            entry.amount = tokens
+            if entry.live and self._tokens is not None:
+                self._tokens.total += delta
+                entry.amount += delta

@@ -173,3 +173,31 @@ async def test_no_fallback_on_client_errors(fake_provider, instrument, clock):
     with pytest.raises(openai.BadRequestError):
         sdk(fake_provider).chat.completions.create(model="gpt-4o", messages=USER)
     assert fake_provider.request_count() == 1
+
+
+def test_memory_stays_flat_under_a_high_limit():
+    """100,000 reservations over 50 s of virtual time: at most one entry per 0.1 s is kept."""
+    limiter = RateLimiter("openai|gpt-4o-mini", RateLimitSettings(rpm=1e9, tpm=1e12))
+    for index in range(100_000):
+        now = 1000.0 + index * 0.0005
+        reservation = limiter.acquire(50, now)
+        assert reservation.wait == 0
+        reservation.settle(40)
+    assert len(limiter._requests.entries) <= 50 / 0.1 + 1
+    assert limiter._requests.total == 100_000
+    assert limiter._tokens.total == 100_000 * 40
+
+
+def test_merged_reservations_never_count_shorter_than_the_window():
+    limiter = RateLimiter("k", RateLimitSettings(rpm=2))
+    assert limiter.acquire(0, 1000.00).wait == 0
+    assert limiter.acquire(0, 1000.05).wait == 0  # shares the first entry, which now ends at 1060.05
+    assert limiter.acquire(0, 1060.00).wait == pytest.approx(0.05)  # not before both have left
+
+
+def test_a_correction_after_the_entry_left_the_window_changes_nothing():
+    limiter = RateLimiter("k", RateLimitSettings(tpm=1000))
+    late = limiter.acquire(100, 1000.0)
+    limiter.acquire(10, 1070.0)  # the first entry leaves the window here
+    late.settle(900)
+    assert limiter._tokens.total == 10

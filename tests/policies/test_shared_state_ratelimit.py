@@ -111,7 +111,7 @@ def test_matches_the_local_limiter_on_the_same_clock(shared_state):
     """Every reservation lands where the local limiter puts it, fed Redis' own time: same algorithm."""
     shared = backend(shared_state.url, "agentops:")
     settings = RateLimitSettings(rpm=3, tpm=1000, max_wait=10_000)
-    remote, local = SharedRateLimiter(KEY, settings, shared), RateLimiter(KEY, settings)
+    remote, local = SharedRateLimiter(KEY, settings, shared), RateLimiter(KEY, settings, merge=0.0)
     client = shared_state.client()
     for amount in (400, 400, 300, 900, 50, 1200, 10):
         reservation = remote.acquire(amount, 0.0)
