@@ -66,6 +66,10 @@ class CircuitBreaker:
 
     def before_call(self, now: float) -> bool:
         """Admit the call (True when it is a half-open probe) or raise CircuitOpenError without sending it."""
+        if self.state is State.CLOSED:
+            # The common case, without the lock: a call that reads CLOSED while another thread opens the
+            # breaker is one that arrived a moment earlier.
+            return False
         transition = None
         with self._lock:
             if self.state is State.OPEN:
@@ -86,6 +90,8 @@ class CircuitBreaker:
         return probe
 
     def on_success(self, probe: bool) -> None:
+        if not probe and self.state is State.CLOSED and self._failures == 0:
+            return  # nothing to reset (no lock: a failure counted meanwhile is not lost, it stays counted)
         transition = None
         with self._lock:
             if probe:

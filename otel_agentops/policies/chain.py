@@ -197,9 +197,11 @@ class PolicyChain:
     # ------------------------------------------------------------ drivers
 
     def run_sync(self, call: GenAICall, request: Request) -> Any:
-        key, hit = self._lookup(call, request)
-        if hit is not MISS:
-            return hit
+        key = None
+        if self._cache is not None:
+            key, hit = self._lookup(call, request)
+            if hit is not MISS:
+                return hit
         send = self._sender(call, request)
         plan = self.plan(call, request)
         try:
@@ -222,9 +224,11 @@ class PolicyChain:
         return result
 
     async def run_async(self, call: GenAICall, request: Request) -> Any:
-        key, hit = self._lookup(call, request)
-        if hit is not MISS:
-            return hit
+        key = None
+        if self._cache is not None:
+            key, hit = self._lookup(call, request)
+            if hit is not MISS:
+                return hit
         batch = None
         if self._batcher is not None:
             try:
@@ -268,18 +272,29 @@ class PolicyChain:
             return lambda kwargs, _endpoint: wrapped(*args, **kwargs)
         rewrite = None if request.operation is None else request.operation.no_sdk_retries
         sdk_retries = sdk_retries_on(instance)
+        # Most calls send one model: its twin without SDK retries is looked up once, not per attempt.
+        first_model = request.kwargs.get("model")
+        first_off = self.wants_sdk_retries_off(call, request.kwargs) if self._retry_configured else False
+        quiet = (
+            with_client_options(wrapped, instance, max_retries=0) if first_off and sdk_retries else wrapped
+        )
 
         def send(kwargs: dict[str, Any], endpoint: Endpoint | None) -> Any:
-            options: dict[str, Any] = {}
-            if self._retry_configured and self.wants_sdk_retries_off(call, kwargs):
-                if sdk_retries:
-                    options["max_retries"] = 0
-                if rewrite is not None:
-                    kwargs = rewrite(kwargs)
-            if endpoint is not None:
-                options["base_url"] = endpoint.url
-            target = with_client_options(wrapped, instance, **options) if options else wrapped
-            return target(*args, **kwargs)
+            model = kwargs.get("model")
+            off = first_off if model == first_model else self.wants_sdk_retries_off(call, kwargs)
+            if off and rewrite is not None:
+                kwargs = rewrite(kwargs)
+            if endpoint is None:
+                if model == first_model:
+                    return quiet(*args, **kwargs)
+                target = (
+                    with_client_options(wrapped, instance, max_retries=0) if off and sdk_retries else wrapped
+                )
+                return target(*args, **kwargs)
+            options: dict[str, Any] = {"base_url": endpoint.url}
+            if off and sdk_retries:
+                options["max_retries"] = 0
+            return with_client_options(wrapped, instance, **options)(*args, **kwargs)
 
         return send
 
@@ -510,19 +525,18 @@ class PolicyChain:
         return endpoint
 
     def _reserve(self, call: GenAICall, limiter: Limiter, kwargs: Mapping[str, Any], span: Any) -> Slot:
-        labels = {semconv.POLICY_KEY: limiter.key}
         try:
             tokens = estimate_tokens(kwargs) if limiter.counts_tokens else 0
             reservation = limiter.acquire(tokens, _clock.CLOCK.monotonic())
         except RateLimitExceeded as exc:
-            self._rate_rejections.add(1, labels)
+            self._rate_rejections.add(1, {semconv.POLICY_KEY: limiter.key})
             span.add_event(
                 "agentops.rate_limit.rejected",
                 {semconv.POLICY_KEY: exc.key, "agentops.rate_limit.wait": exc.wait},
             )
             raise
         if reservation.wait > 0:
-            self._rate_waits.record(reservation.wait, labels)
+            self._rate_waits.record(reservation.wait, {semconv.POLICY_KEY: limiter.key})
             span.add_event(
                 "agentops.rate_limit.wait",
                 {semconv.POLICY_KEY: limiter.key, "agentops.rate_limit.wait": reservation.wait},

@@ -8,37 +8,30 @@ from typing import Any
 
 CHARS_PER_TOKEN = 4
 # openai / anthropic / litellm, Responses, prompts; Gemini's contents; Cohere v1's message and history
-_PROMPT_ARGUMENTS = (
-    "messages",
-    "input",
-    "system",
-    "instructions",
-    "prompt",
-    "contents",
-    "message",
-    "chat_history",
+_PROMPT_ARGUMENTS = frozenset(
+    {"messages", "input", "system", "instructions", "prompt", "contents", "message", "chat_history"}
 )
 
 
 def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
     """A cheap, generous estimate before the call: prompt characters / 4 plus the output budget."""
-    budget = 0
-    config = kwargs.get("inferenceConfig")  # Bedrock's converse
-    sources = (kwargs, config) if isinstance(config, Mapping) else (kwargs,)
-    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxTokens"):
-        value = next((source.get(key) for source in sources if source.get(key) is not None), None)
-        if isinstance(value, int) and not isinstance(value, bool):
-            budget = value
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        value = kwargs.get(key)
+        if value is not None:
             break
+    else:
+        config = kwargs.get("inferenceConfig")  # Bedrock's converse
+        value = config.get("maxTokens") if isinstance(config, Mapping) else None
+    budget = value if isinstance(value, int) and not isinstance(value, bool) else 0
     return prompt_tokens(kwargs) + budget
 
 
 def prompt_tokens(kwargs: Mapping[str, Any]) -> int:
     """Characters of the prompt (messages, system, instructions...) / 4, rounded up."""
     chars = 0
-    for key in _PROMPT_ARGUMENTS:
-        value = kwargs.get(key)
-        if value is None:
+    # A request has a handful of arguments: walking them beats looking up every prompt argument name.
+    for key, value in kwargs.items():
+        if key not in _PROMPT_ARGUMENTS or value is None:
             continue
         if isinstance(value, str):
             chars += len(value)

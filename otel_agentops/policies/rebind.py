@@ -35,7 +35,7 @@ def with_client_options(wrapped: Callable[..., Any], instance: Any, **options: A
     function = getattr(wrapped, "__func__", None)
     if client is None or function is None or not options:
         return wrapped
-    key = tuple(sorted(options.items()))
+    key = tuple(options.items()) if len(options) == 1 else tuple(sorted(options.items()))
     try:
         by_options = _twins.get(instance)
         twin = None if by_options is None else by_options.get(key)
