@@ -69,6 +69,7 @@ class GenAICall:
         "metric_attributes",
         "output_messages",
         "output_tokens",
+        "policy_finish",
         "provider",
         "reasoning_tokens",
         "request_model",
@@ -117,6 +118,9 @@ class GenAICall:
         self.time_to_first_chunk: float | None = None
         self.output_messages: list[dict[str, Any]] | None = None
         self.stream_state: Any = None
+        # Set by a policy that answered the call itself (a cache hit, a batch member): runs first in
+        # `end`, before the usage is read, e.g. to say that no tokens were consumed.
+        self.policy_finish: Callable[[GenAICall], None] | None = None
         self._end_hooks: list[Callable[[GenAICall], None]] | None = None
         self._extra: dict[str, AttributeValue] | None = None
         self._event_content: dict[str, str] | None = None
@@ -198,6 +202,8 @@ class GenAICall:
             finish_stream = getattr(self.stream_state, "finish", None)
             if finish_stream is not None:
                 finish_stream(self)
+        if self.policy_finish is not None:
+            self.policy_finish(self)
         span = self.span
         metrics = self.telemetry.metrics
         attrs: dict[str, AttributeValue] = self._extra if self._extra is not None else {}

@@ -43,15 +43,15 @@ MAX_BATCH_TOKENS = 250_000
 
 
 class _BatchMember:
-    """Set as the caller call's `stream_state`: `GenAICall.end` runs its `finish` first. The caller's
-    tokens become attributes only, since the batch request's span meters them."""
+    """A caller's `policy_finish`: its tokens become attributes only, since the batch request's span
+    meters them."""
 
     __slots__ = ("size",)
 
     def __init__(self, size: int) -> None:
         self.size = size
 
-    def finish(self, call: GenAICall) -> None:
+    def __call__(self, call: GenAICall) -> None:
         call.set_attribute(semconv.BATCH_SIZE, self.size)
         if call.input_tokens is not None:
             call.set_attribute(semconv.USAGE_INPUT_TOKENS, call.input_tokens)
@@ -181,7 +181,7 @@ class EmbeddingBatcher:
         link = batch_call.span.get_span_context()
         for index, entry in enumerate(batch.entries):
             entry.call.span.add_link(link, {semconv.BATCH_INDEX: index})
-            entry.call.stream_state = member
+            entry.call.policy_finish = member
         self._batches.add(1, batch_call.metric_attributes)
         self._sizes.record(batch.size, batch_call.metric_attributes)
         token = otel_context.attach(batch_call.context)
@@ -211,7 +211,7 @@ class EmbeddingBatcher:
         for entry in entries:
             if entry.future.done():
                 continue
-            entry.call.stream_state = None
+            entry.call.policy_finish = None
             try:
                 result = await self._run(entry.call, entry.request)
             except BaseException as exc:

@@ -110,19 +110,12 @@ class Request:
         return None if client is None else str(getattr(client, "base_url", "")) or None
 
 
-class _CacheHit:
-    """Put where a stream's state goes, because `GenAICall.end` runs its `finish` first: a response
-    served from the cache consumed no tokens and cost nothing, whatever usage the stored answer shows."""
-
-    __slots__ = ()
-
-    def finish(self, call: GenAICall) -> None:
-        call.input_tokens = call.output_tokens = call.reasoning_tokens = None
-        call.cache_read_tokens = call.cache_write_tokens = 0
-        call.set_attribute(semconv.USAGE_COST, 0.0)
-
-
-_CACHE_HIT = _CacheHit()
+def _served_from_cache(call: GenAICall) -> None:
+    """A response served from the cache consumed no tokens and cost nothing, whatever usage the stored
+    answer shows."""
+    call.input_tokens = call.output_tokens = call.reasoning_tokens = None
+    call.cache_read_tokens = call.cache_write_tokens = 0
+    call.set_attribute(semconv.USAGE_COST, 0.0)
 
 
 class PolicyChain:
@@ -343,7 +336,7 @@ class PolicyChain:
             self._cache_misses.add(1, call.metric_attributes)
         else:
             self._cache_hits.add(1, call.metric_attributes)
-            call.stream_state = _CACHE_HIT
+            call.policy_finish = _served_from_cache
         return hit
 
     def _cache_put(self, key: str, result: Any) -> None:
