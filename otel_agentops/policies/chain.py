@@ -448,7 +448,7 @@ class PolicyChain:
                     yield Sleep(reservation.wait)
                 if not reservation.tracks_tokens:
                     reservation = None
-            sent_at = clock.monotonic()
+            sent_at = clock.monotonic() if group is not None else 0.0  # only balancing measures
             outcome = yield Send(kwargs, endpoint)
             if type(outcome) is not Failed:
                 if group is not None and endpoint is not None:
