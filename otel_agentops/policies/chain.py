@@ -195,23 +195,7 @@ class PolicyChain:
             key, hit = self._lookup(call, request)
             if hit is not MISS:
                 return hit
-        send = self._sender(call, request)
-        plan = self.plan(call, request)
-        try:
-            action = next(plan)
-            while True:
-                if type(action) is Sleep:
-                    _clock.CLOCK.sleep(action.seconds)
-                    action = plan.send(None)
-                    continue
-                try:
-                    result = send(action.kwargs, action.endpoint)
-                except BaseException as exc:
-                    action = plan.send(Failed(exc))
-                else:
-                    action = plan.send(result)
-        except StopIteration as done:
-            result = done.value
+        result = self._drive_sync(call, request)
         if key is not None and not request.fell_back:
             self._cache_put(key, result)
         return result
@@ -236,6 +220,25 @@ class PolicyChain:
         if key is not None and not request.fell_back:
             self._cache_put(key, result)
         return result
+
+    def _drive_sync(self, call: GenAICall, request: Request) -> Any:
+        send = self._sender(call, request)
+        plan = self.plan(call, request)
+        try:
+            action = next(plan)
+            while True:
+                if type(action) is Sleep:
+                    _clock.CLOCK.sleep(action.seconds)
+                    action = plan.send(None)
+                    continue
+                try:
+                    result = send(action.kwargs, action.endpoint)
+                except BaseException as exc:
+                    action = plan.send(Failed(exc))
+                else:
+                    action = plan.send(result)
+        except StopIteration as done:
+            return done.value
 
     async def _drive_async(self, call: GenAICall, request: Request) -> Any:
         send = self._sender(call, request)
@@ -295,8 +298,6 @@ class PolicyChain:
 
     def _lookup(self, call: GenAICall, request: Request) -> tuple[str | None, Any]:
         """The request's cache key (None: not cached) and the stored response, or MISS."""
-        if self._cache is None:
-            return None, MISS
         key = self._cache_key(call, request)
         return key, MISS if key is None else self._cache_get(call, key)
 
