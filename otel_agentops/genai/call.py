@@ -32,9 +32,10 @@ ABANDONED = "abandoned"
 # context: the SDK's trace-based exemplar filter then rejects them at once, which saves ~1/4 of the
 # metric-recording cost per call (measured with callgrind in benchmarks/).
 _NO_EXEMPLAR = Context()
-# Set in the context a call's SDK method runs in: an instrumented client library called by another one
+# The call, in the context its SDK method runs in: an instrumented client library called by another one
 # (LiteLLM calling openai, an SDK method calling its own twin) then makes no second LLM span for the
-# same request, and the policies are applied once.
+# same request and the policies are applied once; an SDK's own tracer yields to the call's span
+# (`sdk_tracing`); a provider's per-attempt code finds its call (bedrock).
 IN_GENAI_CALL = create_key("agentops-genai-call")
 
 # Request attributes repeated on every metric point (the semantic conventions' metric attributes).
@@ -101,7 +102,7 @@ class GenAICall:
             attributes[semconv.CONVERSATION_ID] = conversation
         name = f"{operation} {request_model}" if request_model else operation
         self.span: Span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        self.context: Context = set_value(IN_GENAI_CALL, True, trace.set_span_in_context(self.span))
+        self.context: Context = set_value(IN_GENAI_CALL, self, trace.set_span_in_context(self.span))
         self._start = perf_counter()
         self._ended = False
         self.response_model: str | None = None

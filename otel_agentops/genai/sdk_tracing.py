@@ -1,24 +1,21 @@
 """Client libraries that trace themselves (anthropic, mistralai): inside one of our LLM calls, their tracer
 yields to our span instead of adding a second span for the same request.
 
-The provider wraps the SDK's tracer in `DeferringTracer` and marks each call's context with
-`defer_sdk_spans(call)`; the SDK's span is then a non-recording view of ours, so what it propagates (e.g. a
-`traceparent` header) names our span.
+The provider wraps the SDK's tracer in `DeferringTracer`; inside a call (`IN_GENAI_CALL` in the context)
+the SDK's span is then a non-recording view of ours, so what it propagates (e.g. a `traceparent` header)
+names our span.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-if TYPE_CHECKING:
-    from otel_agentops.genai.call import GenAICall
-
-LLM_SPAN_KEY = otel_context.create_key("otel-agentops-llm-span")
+from otel_agentops.genai.call import IN_GENAI_CALL
 
 
 class DeferringTracer(trace.Tracer):
@@ -29,7 +26,7 @@ class DeferringTracer(trace.Tracer):
 
     @staticmethod
     def _ours(context: otel_context.Context | None) -> trace.Span | None:
-        span = otel_context.get_value(LLM_SPAN_KEY, context)
+        span = getattr(otel_context.get_value(IN_GENAI_CALL, context), "span", None)
         if span is not None and span is trace.get_current_span(context):
             return span  # type: ignore[return-value]
         return None
@@ -52,8 +49,3 @@ class DeferringTracer(trace.Tracer):
             return
         with self._inner.start_as_current_span(name, context, *args, **kwargs) as span:
             yield span
-
-
-def defer_sdk_spans(call: GenAICall) -> otel_context.Context:
-    """The call's context, marked so that a `DeferringTracer` yields to the call's span."""
-    return otel_context.set_value(LLM_SPAN_KEY, call.span, call.context)

@@ -41,7 +41,10 @@ class Operation:
 def _start(
     telemetry: Telemetry, operation: Operation, instance: Any, args: Any, kwargs: Any
 ) -> GenAICall | None:
-    if otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY) or otel_context.get_value(IN_GENAI_CALL):
+    if (
+        otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY)
+        or otel_context.get_value(IN_GENAI_CALL) is not None
+    ):
         return None
     try:
         return operation.begin(telemetry, instance, args, kwargs)

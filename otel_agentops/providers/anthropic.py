@@ -55,7 +55,7 @@ from otel_agentops.genai.endpoint import Endpoints
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.fields import Arguments, field
 from otel_agentops.genai.results import finisher
-from otel_agentops.genai.sdk_tracing import DeferringTracer, defer_sdk_spans
+from otel_agentops.genai.sdk_tracing import DeferringTracer
 from otel_agentops.genai.stream import AsyncStreamProxy, SyncStreamProxy
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation
@@ -142,7 +142,6 @@ def _begin(telemetry: Telemetry, instance: Any, kwargs: Mapping[str, Any], *, st
     call = GenAICall(telemetry, semconv.OP_CHAT, provider, model, attrs)
     # From here on the call exists and must be returned: anything optional fails on its own.
     try:
-        call.context = defer_sdk_spans(call)
         _defer_client_tracing(client)
         if streaming:
             call.stream_state = _StreamState()

@@ -49,7 +49,7 @@ from opentelemetry.instrumentation.utils import unwrap
 
 from otel_agentops.config import Settings
 from otel_agentops.genai import semconv
-from otel_agentops.genai.call import GenAICall
+from otel_agentops.genai.call import IN_GENAI_CALL, GenAICall
 from otel_agentops.genai.endpoint import url_attributes
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.fields import field
@@ -63,7 +63,6 @@ from otel_agentops.providers.base import PatchPoint, ProviderInstrumentor
 _INSTRUMENTS = ("botocore >= 1.34, < 2",)
 PROVIDER = "aws.bedrock"
 SERVICE = "bedrock-runtime"
-_CALL_KEY = otel_context.create_key("otel-agentops-bedrock-call")
 # Set while one of our calls sends an attempt with botocore's own retries switched off.
 _NO_SDK_RETRIES: ContextVar[bool] = ContextVar("otel_agentops_bedrock_no_sdk_retries", default=False)
 
@@ -138,7 +137,6 @@ def _begin(
     call = GenAICall(telemetry, semconv.OP_CHAT, PROVIDER, model if isinstance(model, str) else None, attrs)
     # From here on the call exists and must be returned: anything optional fails on its own.
     try:
-        call.context = otel_context.set_value(_CALL_KEY, call, call.context)
         if streaming:
             call.stream_state = anthropic_provider._StreamState() if invoke else _ConverseStream()
         if telemetry.capture_content:
@@ -476,7 +474,7 @@ def _keyed_by_model(wrapper: Wrapper, telemetry: Telemetry) -> Wrapper:
 
         def send(*send_args: Any, model: Any, **send_kwargs: Any) -> Any:
             chain = telemetry.policies
-            call = otel_context.get_value(_CALL_KEY)
+            call = otel_context.get_value(IN_GENAI_CALL)
             if not isinstance(call, GenAICall):
                 return wrapped(*send_args, modelId=model, **send_kwargs)
             token = None

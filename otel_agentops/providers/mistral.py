@@ -45,7 +45,7 @@ from otel_agentops.genai.call import GenAICall
 from otel_agentops.genai.endpoint import Endpoints, UrlEndpoints
 from otel_agentops.genai.fields import Arguments, field
 from otel_agentops.genai.results import finisher
-from otel_agentops.genai.sdk_tracing import DeferringTracer, defer_sdk_spans
+from otel_agentops.genai.sdk_tracing import DeferringTracer
 from otel_agentops.genai.stream import ChunkHandler
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.genai.wrapping import Operation
@@ -77,12 +77,6 @@ def _server_for(kwargs: Mapping[str, Any]) -> Endpoints:
     return UrlEndpoints(PROVIDER, lambda _instance: url) if isinstance(url, str) and url else _server
 
 
-def _defer_sdk_tracing(call: GenAICall) -> GenAICall:
-    """Mark the call's context so that the SDK's tracing hook yields to our span (see the module doc)."""
-    call.context = defer_sdk_spans(call)
-    return call
-
-
 def _deferring_tracer(wrapped: Any, _instance: Any, args: Any, kwargs: Any) -> Any:
     """Wraps `get_or_create_otel_tracer() -> (enabled, tracer)`, called by the hook before each request."""
     enabled, tracer = wrapped(*args, **kwargs)
@@ -104,7 +98,7 @@ def _begin_chat(
         call.stream_state = _Stream()
     elif call.stream_state is not None:
         call.stream_state = _Stream()
-    return _defer_sdk_tracing(call)
+    return call
 
 
 def _begin_complete(
@@ -126,7 +120,7 @@ def _begin_embeddings(
     dimensions = _given(kwargs, "output_dimension")
     if dimensions is not None:
         call.span.set_attribute(semconv.EMBEDDINGS_DIMENSION_COUNT, dimensions)
-    return _defer_sdk_tracing(call)
+    return call
 
 
 # ---------------------------------------------------------------- response side
