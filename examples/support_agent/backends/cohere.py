@@ -16,7 +16,7 @@ from support_agent.backends.base import (
     Turn,
     UserMessage,
 )
-from support_agent.backends.mistral import function_calls, function_tools
+from support_agent.backends.openai import function_calls, function_tools
 
 MODEL = "command-r"
 EMBEDDING_MODEL = "embed-v4.0"

@@ -16,6 +16,7 @@ from support_agent.backends.base import (
     Turn,
     UserMessage,
 )
+from support_agent.backends.openai import function_calls, function_tools
 
 MODEL = "mistral-small-latest"
 EMBEDDING_MODEL = "mistral-embed"
@@ -47,25 +48,6 @@ class MistralBackend:
         messages = [{"role": "user", "content": prompt}]
         with self.client.chat.stream(model=self.model, messages=messages) as events:
             return "".join(e.data.choices[0].delta.content or "" for e in events if e.data.choices)
-
-
-def function_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
-    """Tools in the function-tool shape Mistral and Cohere v2 share (OpenAI's)."""
-    return [
-        {
-            "type": "function",
-            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-        }
-        for t in tools
-    ]
-
-
-def function_calls(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
-    """An assistant turn's tool calls in the shape Mistral and Cohere v2 share (OpenAI's)."""
-    return [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-        for c in calls
-    ]
 
 
 def _arguments(arguments: Any) -> dict[str, Any]:

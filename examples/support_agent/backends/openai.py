@@ -41,13 +41,7 @@ class OpenAICompatible:
         response = self.client.chat.completions.create(
             model=self.model,
             messages=[{"role": "system", "content": system}, *map(_message, history)],
-            tools=[
-                {
-                    "type": "function",
-                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-                }
-                for t in tools
-            ],
+            tools=function_tools(tools),
             temperature=0.2,
         )
         message = response.choices[0].message
@@ -75,15 +69,27 @@ def _message(item: HistoryItem) -> dict[str, Any]:
     assert isinstance(item, AssistantMessage)
     message: dict[str, Any] = {"role": "assistant", "content": item.text or None}
     if item.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": c.id,
-                "type": "function",
-                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-            }
-            for c in item.tool_calls
-        ]
+        message["tool_calls"] = function_calls(item.tool_calls)
     return message
+
+
+def function_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+    """Tools in OpenAI's function-tool shape (Mistral and Cohere v2 take it too)."""
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
+
+
+def function_calls(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """An assistant turn's tool calls in OpenAI's shape (Mistral and Cohere v2 take it too)."""
+    return [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+        for c in calls
+    ]
 
 
 def create(base_url: str, model: str = MODEL) -> OpenAICompatible:
