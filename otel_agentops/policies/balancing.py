@@ -17,9 +17,10 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from otel_agentops.config.scaling import BalancingSettings, normalize_url
+from otel_agentops.genai import semconv
+from otel_agentops.genai.endpoint import url_attributes
 
 ALPHA = 0.3
 
@@ -32,8 +33,8 @@ class Endpoint:
 
 
 def _endpoint(url: str) -> Endpoint:
-    parts = urlsplit(url)
-    return Endpoint(url, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    attrs = url_attributes(url)  # the config only lets http(s) URLs with a host through
+    return Endpoint(url, attrs[semconv.SERVER_ADDRESS], attrs[semconv.SERVER_PORT])
 
 
 class _Group:
