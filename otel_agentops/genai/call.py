@@ -60,6 +60,7 @@ class GenAICall:
         "_ended",
         "_event_content",
         "_extra",
+        "_span_context",
         "_start",
         "cache_read_tokens",
         "cache_write_tokens",
@@ -102,7 +103,8 @@ class GenAICall:
             attributes[semconv.CONVERSATION_ID] = conversation
         name = f"{operation} {request_model}" if request_model else operation
         self.span: Span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        self.context: Context = set_value(IN_GENAI_CALL, self, trace.set_span_in_context(self.span))
+        self._span_context = trace.set_span_in_context(self.span)
+        self.context: Context = set_value(IN_GENAI_CALL, self, self._span_context)
         self._start = perf_counter()
         self._ended = False
         self.response_model: str | None = None
@@ -193,6 +195,10 @@ class GenAICall:
                     hook(self)
                 except Exception as exc:
                     report_internal_error("call end hook", exc)
+        # The call's context holds the call itself: a reference cycle that would leave every call and its
+        # span to the garbage collector (whose full passes over the app's heap cost more per call than
+        # most of our telemetry). Once ended, the call no longer needs to be found from its context.
+        self.context = self._span_context
 
     def _finish(self, error: BaseException | None, abandoned: bool) -> None:
         duration = perf_counter() - self._start

@@ -27,6 +27,11 @@ _JSON_STARTS = frozenset("{[ \t\r\n")
 _WALKED = (str, dict, list, tuple)
 
 
+def _released(value: Any) -> Any:
+    """What a walker's name is bound to once its walk is done (see ``strings``)."""
+    return value
+
+
 def _embedded_json(value: str) -> Any:
     stripped = value.strip()
     if stripped[:1] not in ("{", "[") or stripped[-1:] not in ("}", "]"):
@@ -77,7 +82,13 @@ def strings(
                 elif isinstance(item, _WALKED):
                     walk(item)
 
-    walk(value)
+    try:
+        walk(value)
+    finally:
+        # A recursive closure refers to itself through its cell: rebinding the name breaks the cycle,
+        # which would otherwise leave every call's closure (and the texts it holds) to the garbage
+        # collector, whose passes over the app's whole heap cost more than the walk.
+        walk = _released
     return secret_key
 
 
@@ -120,4 +131,8 @@ def rebuild(
             return next(texts)
         return walk(item) if isinstance(item, _WALKED) else item
 
-    return walk(value)
+    try:
+        return walk(value)
+    finally:
+        # As in ``strings``: the two closures refer to each other through their cells.
+        walk = item_copy = _released
