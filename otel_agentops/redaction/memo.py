@@ -5,9 +5,10 @@ agent loop; scanning them again would find exactly what it found before. Redacti
 the text for a given redactor (its mode, hash key, extra keys and patterns, allow list), so a redactor
 keeps its own memo, and an entry is the very result a scan would give.
 
-Bounded: only texts of at least ``MIN_CHARS`` characters are kept (shorter ones cost less to scan than
-to look up), and the characters held (texts and their redacted forms) stay under ``max_chars``, the
-least recently used going first.
+Bounded: texts of at least ``MIN_CHARS`` characters are kept in a ``TextMemo`` (looked up without
+hashing the whole text), and the characters held (texts and their redacted forms) stay under
+``max_chars``, the least recently used going first; shorter ones in a ``ShortMemo``, a plain dictionary
+of a bounded number of entries. ``OutputMemo`` tells the content attributes a redactor wrote itself.
 """
 
 from __future__ import annotations
@@ -118,3 +119,53 @@ class LiteralMemo(_BoundedMemo):
 
     def put(self, text: str, literal: str) -> None:
         self._put(id(text), text, literal)
+
+
+class OutputMemo(_BoundedMemo):
+    """Content attributes this redactor wrote, by the identity of the string.
+
+    The export-time safety net redacts every span again; for the JSON content attributes we wrote
+    ourselves, that would mean parsing and scanning kilobytes that were redacted moments before by the
+    same rules. A span holds the very string object ``content_json`` returned, so an identity lookup
+    tells ours from a value someone else set, however alike they are.
+    """
+
+    __slots__ = ()
+
+    def holds(self, text: str) -> bool:
+        # No LRU touch (and no lock): an output is asked about once, when its span is exported.
+        entry = self._entries.get(id(text))
+        return entry is not None and entry[0] is text
+
+    def put(self, text: str) -> None:
+        self._put(id(text), text, CLEAN)
+
+
+class ShortMemo:
+    """Redacted forms of short texts (attribute keys and names, roles, model names...) by the text.
+
+    Short texts are mostly a small vocabulary that comes back on every span and message, and a
+    dictionary read (a str caches its hash) costs a fraction of even the smallest scan. Bounded by its
+    number of entries: once full it starts over, which keeps the vocabulary in at the price of one scan
+    per text after each restart, instead of an LRU's bookkeeping on every read.
+    """
+
+    __slots__ = ("_entries", "max_entries")
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, text: str) -> str | None:
+        """The redacted form of ``text``, ``CLEAN`` when it is clean, None when not known."""
+        return self._entries.get(text)
+
+    def put(self, text: str, redacted: str) -> None:
+        # Under the GIL a clear and a put from two threads at once lose at most an entry.
+        entries = self._entries
+        if len(entries) >= self.max_entries:
+            entries.clear()
+        entries[text] = CLEAN if redacted == text else redacted

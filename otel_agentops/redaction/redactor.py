@@ -33,7 +33,15 @@ from otel_agentops.redaction.detectors import (
 )
 from otel_agentops.redaction.encoding import FAST_MIN_CHARS, compact_dumps, simple_escapes, simple_literal
 from otel_agentops.redaction.keys import KEY_MASK_NAME, AssignmentDetector, KeyRule
-from otel_agentops.redaction.memo import CLEAN, MIN_CHARS, LiteralMemo, TextMemo
+from otel_agentops.redaction.memo import (
+    CLEAN,
+    DEFAULT_MAX_CHARS,
+    MIN_CHARS,
+    LiteralMemo,
+    OutputMemo,
+    ShortMemo,
+    TextMemo,
+)
 from otel_agentops.redaction.scan import CONTROL, Anchor, fold, has_trigger, number_runs, scan_view
 from otel_agentops.redaction.structure import rebuild, strings
 from otel_agentops.redaction.truncation import dumps, truncate_messages_json
@@ -107,9 +115,11 @@ class Redactor:
         "_literals",
         "_memo",
         "_mode",
+        "_outputs",
         "_plain_keys",
         "_scanners",
         "_searches",
+        "_short",
         "max_content_length",
     )
 
@@ -124,7 +134,9 @@ class Redactor:
     _keys: KeyRule
     _plain_keys: frozenset[str]
     _memo: TextMemo
+    _short: ShortMemo
     _literals: LiteralMemo
+    _outputs: OutputMemo
     _encode: Callable[[Any], str]
     _encode_long: Callable[[Any], str]
     _mode: Mode
@@ -169,6 +181,10 @@ class Redactor:
         init(self, "_builtin_only", not custom)
         init(self, "max_content_length", max_content_length)
         init(self, "_memo", TextMemo())
+        init(self, "_short", ShortMemo())
+        # Spans wait for export up to a few seconds: enough to know most content attributes of a busy
+        # app's queue (the rest are redacted again, as any other value).
+        init(self, "_outputs", OutputMemo(max_chars=2 * DEFAULT_MAX_CHARS))
         # The JSON string literals of long redacted texts, written while the scan's fold tells what
         # they need escaped (see ``encoding``): content_json takes them from here.
         init(self, "_literals", LiteralMemo())
@@ -203,7 +219,12 @@ class Redactor:
     def redact_text(self, text: str) -> str:
         """``text`` with every detected secret masked and every inline base64 blob shrunk."""
         if len(text) < MIN_CHARS:
-            return self._redact_one(text)
+            known = self._short.get(text)
+            if known is not None:
+                return text if known is CLEAN else known
+            redacted = self._redact_one(text)
+            self._short.put(text, redacted)
+            return redacted
         known = self._memo.get(text)
         if known is not None:
             return text if known is CLEAN else known
@@ -334,7 +355,19 @@ class Redactor:
             redacted
         )
         bound = self.max_content_length
-        return encoded if bound is None or len(encoded) <= bound else truncate_messages_json(encoded, bound)
+        if bound is not None and len(encoded) > bound:
+            encoded = truncate_messages_json(encoded, bound)
+        if len(encoded) >= MIN_CHARS:
+            self._outputs.put(encoded)
+        return encoded
+
+    def is_secret_key(self, key: str) -> bool:
+        """Whether ``key`` names a secret: its value is masked whole, whatever it holds."""
+        return self._keys.is_sensitive(key)
+
+    def wrote(self, value: object) -> bool:
+        """Whether ``value`` is the very string a recent ``content_json`` returned: redacted already."""
+        return type(value) is str and len(value) >= MIN_CHARS and self._outputs.holds(value)
 
     def _redacted_str(self, value: object) -> str:
         return self.redact_text(str(value))
@@ -355,28 +388,25 @@ class Redactor:
         if not self._builtin_only:
             return self._replace(texts, list(range(len(texts))), [self.redact_text(text) for text in texts])
         memo = self._memo
+        short = self._short
         todo: list[int] = []
         known: list[tuple[int, str]] = []
         for i, text in enumerate(texts):
             size = len(text)
-            if size >= MIN_CHARS:
-                redacted = memo.get(text)
-                if redacted is not None:
-                    if redacted is not CLEAN:
-                        known.append((i, redacted))
-                    continue
-            elif size < _SHORTEST_BUILTIN:
+            if size < _SHORTEST_BUILTIN:
                 continue
-            todo.append(i)
-        scanned = self._scan_joined([texts[i] for i in todo]) if todo else None
-        if scanned is not None:
-            for i, redacted in zip(todo, scanned, strict=True):
-                memo.put(texts[i], redacted)
-            known += zip(todo, scanned, strict=True)
-        elif todo:
-            for i in todo:
-                if len(texts[i]) >= MIN_CHARS:
-                    memo.put(texts[i], texts[i])
+            redacted = memo.get(text) if size >= MIN_CHARS else short.get(text)
+            if redacted is None:
+                todo.append(i)
+            elif redacted is not CLEAN:
+                known.append((i, redacted))
+        if todo:
+            scanned = self._scan_joined([texts[i] for i in todo])
+            for k, i in enumerate(todo):
+                text = texts[i]
+                (memo if len(text) >= MIN_CHARS else short).put(text, text if scanned is None else scanned[k])
+            if scanned is not None:
+                known += zip(todo, scanned, strict=True)
         if not known:
             return texts
         return self._replace(texts, [i for i, _ in known], [redacted for _, redacted in known])

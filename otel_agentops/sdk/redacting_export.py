@@ -23,6 +23,7 @@ from opentelemetry.trace import Status
 from otel_agentops.config import parse_bool
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.redaction import Redactor, get_redactor
+from otel_agentops.redaction.memo import MIN_CHARS
 from otel_agentops.sdk.span_copy import SpanCopy
 
 REDACT_ALL_SPANS = "OTEL_AGENTOPS_REDACT_ALL_SPANS"
@@ -39,10 +40,21 @@ def _ours(scope: Any) -> bool:
 
 def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
     changes: dict[str, Any] = {}
-    attributes = span.attributes or {}
-    redacted = redactor.redact_value(dict(attributes)) if attributes else attributes
-    if redacted != attributes:
-        changes["attributes"] = redacted
+    if span.attributes:
+        attributes = dict(span.attributes)
+        # Content attributes we wrote are redacted already: scanning their kilobytes again would find
+        # nothing new. Identity tells them apart; their keys still pass the key rules.
+        wrote, secret_key = redactor.wrote, redactor.is_secret_key
+        ours = {
+            k: v
+            for k, v in attributes.items()
+            if type(v) is str and len(v) >= MIN_CHARS and wrote(v) and not secret_key(k)
+        }
+        for key in ours:
+            del attributes[key]
+        redacted = redactor.redact_value(attributes)
+        if redacted is not attributes and redacted != attributes:
+            changes["attributes"] = {**redacted, **ours}
     name = redactor.redact_text(span.name)
     if name != span.name:
         changes["name"] = name

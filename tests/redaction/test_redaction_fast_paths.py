@@ -19,7 +19,7 @@ from redaction_helpers import LOOKALIKES, SECRETS, TEMPLATES, Secret, leaked_any
 from otel_agentops.redaction import Redactor
 from otel_agentops.redaction.detectors import BUILTIN_DETECTORS, CustomDetector, literal_start
 from otel_agentops.redaction.encoding import FAST_MIN_CHARS, compact_dumps, encode_string
-from otel_agentops.redaction.memo import CLEAN, MIN_CHARS, LiteralMemo, TextMemo
+from otel_agentops.redaction.memo import CLEAN, MIN_CHARS, LiteralMemo, ShortMemo, TextMemo
 from otel_agentops.redaction.scan import fold, scan_view
 
 _PROSE = "The parcel left the warehouse three days ago and nothing has changed since then. " * 8
@@ -172,6 +172,42 @@ def test_memo_bound_holds_in_a_redactor() -> None:
         redactor.redact_text(f"{i} {_PROSE * 2}")
     assert redactor._memo.held_chars <= redactor._memo.max_chars
     assert 0 < len(redactor._memo) < 1500
+
+
+def test_short_texts_come_back_from_their_memo_as_scanned() -> None:
+    redactor = Redactor()
+    texts = [template.format(secret.value) for secret in SECRETS for template in TEMPLATES]
+    texts += [value for _, value in LOOKALIKES]
+    short = [text for text in texts if len(text) < MIN_CHARS]
+    assert len(short) > 200
+    first = [redactor.redact_text(text) for text in short]
+    assert first == [_PLAIN._scan(text, scan_view(text)) for text in short]
+    assert [redactor.redact_text(text) for text in short] == first
+    assert all(
+        redactor._short.get(text) in (CLEAN, redacted) for text, redacted in zip(short, first, strict=True)
+    )
+    # A structure's strings (scanned joined, JSON strings walked into) give what a redactor with an
+    # empty memo gives.
+    assert redactor.redact_value({"values": short}) == Redactor().redact_value({"values": short})
+
+
+def test_short_memo_is_per_redactor() -> None:
+    one, two = Redactor(mode="hash", hash_key=b"one"), Redactor(mode="hash", hash_key=b"two")
+    text = "Mail jane.doe@example.com"
+    assert one.redact_text(text) == one.redact_text(text) != two.redact_text(text)
+    assert Redactor().redact_text(text) == "Mail [REDACTED:email]"
+
+
+def test_short_memo_is_bounded_by_entries() -> None:
+    memo = ShortMemo(max_entries=100)
+    for i in range(250):
+        memo.put(f"order {i}", f"order {i}")
+    assert 0 < len(memo) <= 100
+    assert memo.get("order 249") is CLEAN
+    redactor = Redactor()
+    for i in range(redactor._short.max_entries * 2 + 10):
+        redactor.redact_text(f"request id req_{i:08d}")
+    assert 0 < len(redactor._short) <= redactor._short.max_entries
 
 
 # --- joined scans and message shapes -------------------------------------------------------------

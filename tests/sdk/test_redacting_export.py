@@ -101,3 +101,74 @@ def test_safety_net_is_on_under_opentelemetry_instrument(tmp_path):
     result = run_instrumented([str(app)], env, tmp_path, timeout=60)
     assert '"http.url": "https://x.example/?token=[REDACTED:' in result.stdout
     assert KEY not in result.stdout
+
+
+# --- our own content attributes: redacted when written, not scanned again on export -------------------
+
+# With an e-mail address: its redacted form is in no memo, so a second look at it would be a scan.
+LONG_PROMPT = (
+    "Summarise the parcel's journey for the customer in two sentences, politely. " * 6 + "jane@example.com"
+)
+
+
+def our_content_span(provider, content: str, key: str = "gen_ai.input.messages"):
+    span = provider.get_tracer("otel_agentops").start_span("chat gpt-4o-mini", attributes={key: content})
+    span.end()
+
+
+def counting_scans(monkeypatch):
+    """How many times the redactor scans text (the part the safety net skips for our content)."""
+    from otel_agentops.redaction.redactor import Redactor
+
+    scans = []
+    original = Redactor._scan_joined
+
+    def counted(self, parts):
+        scans.append(parts)
+        return original(self, parts)
+
+    monkeypatch.setattr(Redactor, "_scan_joined", counted)
+    return scans
+
+
+def test_content_we_wrote_is_exported_as_written_without_a_second_scan(monkeypatch):
+    from otel_agentops.redaction import get_redactor
+
+    provider, exported = pipeline(all_spans=True)
+    content = get_redactor().content_json(
+        [{"role": "user", "parts": [{"type": "text", "content": LONG_PROMPT}]}]
+    )
+    scans = counting_scans(monkeypatch)
+    our_content_span(provider, content)
+    [span] = exported.get_finished_spans()
+    assert span.attributes["gen_ai.input.messages"] is content
+    assert "[REDACTED:email]" in content
+    assert not any("[REDACTED:email]" in part for parts in scans for part in parts)
+
+
+def test_an_equal_or_altered_copy_of_our_content_is_redacted_again(monkeypatch):
+    from otel_agentops.redaction import get_redactor
+
+    provider, exported = pipeline(all_spans=True)
+    content = get_redactor().content_json(
+        [{"role": "user", "parts": [{"type": "text", "content": LONG_PROMPT}]}]
+    )
+    altered = content[:-2] + f' key {KEY}"}}]}}]'  # same shape, another object, a secret added
+    our_content_span(provider, altered)
+    our_content_span(provider, "".join(list(content)))  # equal text, another object
+    first, second = exported.get_finished_spans()
+    assert KEY not in first.attributes["gen_ai.input.messages"]
+    assert "[REDACTED:openai_api_key]" in first.attributes["gen_ai.input.messages"]
+    assert second.attributes["gen_ai.input.messages"] == content
+
+
+def test_our_content_under_a_secret_key_is_still_masked():
+    from otel_agentops.redaction import get_redactor
+
+    provider, exported = pipeline(all_spans=True)
+    content = get_redactor().content_json(
+        [{"role": "user", "parts": [{"type": "text", "content": LONG_PROMPT}]}]
+    )
+    our_content_span(provider, content, key="app.password")
+    [span] = exported.get_finished_spans()
+    assert span.attributes["app.password"] == "[REDACTED:key]"
