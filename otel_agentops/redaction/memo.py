@@ -127,15 +127,22 @@ class OutputMemo(_BoundedMemo):
     The export-time safety net redacts every span again; for the JSON content attributes we wrote
     ourselves, that would mean parsing and scanning kilobytes that were redacted moments before by the
     same rules. A span holds the very string object ``content_json`` returned, so an identity lookup
-    tells ours from a value someone else set, however alike they are.
+    tells ours from a value someone else set, however alike they are. Outputs whose span is never
+    exported (sampled out, dropped) stay until the bound pushes them out.
     """
 
     __slots__ = ()
 
-    def holds(self, text: str) -> bool:
-        # No LRU touch (and no lock): an output is asked about once, when its span is exported.
+    def take(self, text: str) -> bool:
+        """Whether ``text`` is one of ours; forgotten once asked, as a span is exported once: the memo
+        then holds little more than the spans waiting for export hold anyway."""
         entry = self._entries.get(id(text))
-        return entry is not None and entry[0] is text
+        if entry is None or entry[0] is not text:
+            return False
+        with self._lock:
+            if self._entries.pop(id(text), None) is not None:
+                self._held -= len(text)
+        return True
 
     def put(self, text: str) -> None:
         self._put(id(text), text, CLEAN)

@@ -182,9 +182,9 @@ class Redactor:
         init(self, "max_content_length", max_content_length)
         init(self, "_memo", TextMemo())
         init(self, "_short", ShortMemo())
-        # Spans wait for export up to a few seconds: enough to know most content attributes of a busy
-        # app's queue (the rest are redacted again, as any other value).
-        init(self, "_outputs", OutputMemo(max_chars=2 * DEFAULT_MAX_CHARS))
+        # Spans wait for export up to a few seconds, 2048 of them at most: enough to know the content
+        # attributes of a busy app's queue (any others are redacted again, as any value is).
+        init(self, "_outputs", OutputMemo(max_chars=8 * DEFAULT_MAX_CHARS))
         # The JSON string literals of long redacted texts, written while the scan's fold tells what
         # they need escaped (see ``encoding``): content_json takes them from here.
         init(self, "_literals", LiteralMemo())
@@ -366,8 +366,9 @@ class Redactor:
         return self._keys.is_sensitive(key)
 
     def wrote(self, value: object) -> bool:
-        """Whether ``value`` is the very string a recent ``content_json`` returned: redacted already."""
-        return type(value) is str and len(value) >= MIN_CHARS and self._outputs.holds(value)
+        """Whether ``value`` is the very string a recent ``content_json`` returned: redacted already.
+        Asked once per value (the export of its span): the answer is forgotten."""
+        return type(value) is str and len(value) >= MIN_CHARS and self._outputs.take(value)
 
     def _redacted_str(self, value: object) -> str:
         return self.redact_text(str(value))
