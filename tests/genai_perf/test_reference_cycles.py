@@ -117,3 +117,79 @@ def test_async_calls_leave_no_cycle(fake_provider: Any, instrument) -> None:
     finally:
         loop.close()
     assert len(telemetry.spans()) == 3
+
+
+def test_anthropic_calls_leave_no_cycle(fake_provider: Any, instrument) -> None:
+    import anthropic
+
+    telemetry = instrument(**{CAPTURE: "span_only"})
+    fake_provider.script(Reply(text="Shipped.", input_tokens=40, output_tokens=2), times=2)
+    llm = anthropic.Anthropic(api_key="sk-ant-test", base_url=fake_provider.anthropic_base_url, max_retries=0)
+
+    def run() -> None:
+        llm.messages.create(
+            model="claude-haiku-4-5", max_tokens=64, system=SECRET_PROMPT, messages=_messages()[1:]
+        )
+        with llm.messages.stream(
+            model="claude-haiku-4-5", max_tokens=64, system=SECRET_PROMPT, messages=_messages()[1:]
+        ) as stream:
+            assert stream.get_final_text() == "Shipped."
+
+    try:
+        assert _left_in_cycles(run) == []
+    finally:
+        llm.close()
+    assert len(telemetry.spans()) == 2
+
+
+def _gemini(fake: Any) -> Callable[[], None]:
+    from google import genai
+    from google.genai import types
+
+    llm = genai.Client(api_key="test-key", http_options=types.HttpOptions(base_url=fake.gemini_base_url))
+    return lambda: llm.models.generate_content(model="gemini-2.5-flash", contents=SECRET_PROMPT)
+
+
+def _bedrock(fake: Any) -> Callable[[], None]:
+    import boto3
+    from botocore.config import Config
+
+    llm = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=fake.bedrock_endpoint_url,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    message = {"role": "user", "content": [{"text": SECRET_PROMPT}]}
+    return lambda: llm.converse(modelId="anthropic.claude-3-haiku-20240307-v1:0", messages=[message])
+
+
+def _mistral(fake: Any) -> Callable[[], None]:
+    from mistralai import Mistral
+
+    llm = Mistral(api_key="test", server_url=fake.mistral_server_url)
+    return lambda: llm.chat.complete(model="mistral-small-latest", messages=_messages())
+
+
+def _cohere(fake: Any) -> Callable[[], None]:
+    import cohere
+
+    llm = cohere.ClientV2(api_key="test", base_url=fake.cohere_base_url)
+    return lambda: llm.chat(model="command-r-plus", messages=_messages())
+
+
+@pytest.mark.parametrize("make", [_gemini, _bedrock, _mistral, _cohere], ids=lambda f: f.__name__[1:])
+def test_other_libraries_leave_no_cycle(
+    make: Callable[[Any], Callable[[], None]], fake_provider, instrument
+) -> None:
+    telemetry = instrument(**{CAPTURE: "span_only"})
+    call = make(fake_provider)
+
+    def run() -> None:
+        call()
+        call()
+
+    assert _left_in_cycles(run) == []
+    assert len(telemetry.spans()) == 2
