@@ -34,7 +34,7 @@ from otel_agentops.policies.classify import is_transient
 from otel_agentops.policies.errors import CircuitOpenError, RateLimitExceeded
 from otel_agentops.policies.estimate import estimate_tokens
 from otel_agentops.policies.ratelimit import Limiter, Slot
-from otel_agentops.policies.rebind import client_of, sdk_retries_on, with_client_options
+from otel_agentops.policies.rebind import client_of, sdk_retries_on, with_client_options, without_sdk_retries
 from otel_agentops.policies.retry import RetryPolicy
 from otel_agentops.policies.routing import Router
 
@@ -69,10 +69,32 @@ class Failed:
         self.error = error
 
 
+class _Resolved:
+    """The policies of one (provider, model) and the per-key objects they use, found once: every call
+    needs them, and resolving the layers, keys and locks anew each time costs more than the policies do."""
+
+    __slots__ = ("breakers", "counts_tokens", "limiter", "policies", "rate_limited", "retry", "use_breaker")
+
+    def __init__(self, policies: PolicySet, retry: RetryPolicy | None) -> None:
+        self.policies = policies
+        self.retry = retry
+        self.use_breaker = policies.circuit_breaker.enabled
+        self.rate_limited = policies.rate_limit.enabled
+        # Filled on first use, as the chain's own maps are: both name the same objects as those maps.
+        self.limiter: Limiter | None = None
+        self.counts_tokens = False  # the limiter's, fixed when it is made
+        self.breakers: dict[tuple[Any, Any], Breaker] = {}
+
+
+# Distinct (provider, model) pairs remembered; beyond it the memo starts over (it only mirrors state the
+# chain keeps elsewhere, so forgetting costs a lookup, not a breaker's or limiter's history).
+RESOLVED_MEMO = 1024
+
 Plan = Generator[Send | Sleep, Any, Any]
 # The latency a failed attempt counts as for least_latency (seconds).
 FAILURE_LATENCY = 5.0
-Sender = Callable[[dict[str, Any], "Endpoint | None"], Any]
+# Whether our retry owns the requested model's budget, and the SDK method its attempts go through.
+FirstTarget = tuple[bool, Callable[..., Any]]
 
 
 class Request:
@@ -139,6 +161,7 @@ class PolicyChain:
         self._breakers: dict[str, Breaker] = {}
         self._limiters: dict[str, Limiter] = {}
         self._retries: dict[int, RetryPolicy] = {}
+        self._memo: dict[tuple[str, str | None], _Resolved] = {}
         self._retry_attempts = meter.create_counter(
             semconv.METRIC_RETRY_ATTEMPTS, unit="{retry}", description="Retries made by the retry policy"
         )
@@ -185,7 +208,7 @@ class PolicyChain:
 
     def wants_sdk_retries_off(self, call: GenAICall, kwargs: Mapping[str, Any]) -> bool:
         """With our retry on, the SDK's own retries would multiply with it: the budget must be ours alone."""
-        return self.settings.resolve(call.provider, kwargs.get("model")).retry.enabled
+        return self._resolved(call.provider, kwargs.get("model")).retry is not None
 
     # ------------------------------------------------------------ drivers
 
@@ -222,8 +245,9 @@ class PolicyChain:
         return result
 
     def _drive_sync(self, call: GenAICall, request: Request) -> Any:
-        send = self._sender(call, request)
+        first = self._first_target(call, request)
         plan = self.plan(call, request)
+        send = self._send
         try:
             action = next(plan)
             while True:
@@ -232,7 +256,7 @@ class PolicyChain:
                     action = plan.send(None)
                     continue
                 try:
-                    result = send(action.kwargs, action.endpoint)
+                    result = send(call, request, first, action)
                 except BaseException as exc:
                     action = plan.send(Failed(exc))
                 else:
@@ -241,8 +265,9 @@ class PolicyChain:
             return done.value
 
     async def _drive_async(self, call: GenAICall, request: Request) -> Any:
-        send = self._sender(call, request)
+        first = self._first_target(call, request)
         plan = self.plan(call, request)
+        send = self._send
         try:
             action = next(plan)
             while True:
@@ -251,7 +276,7 @@ class PolicyChain:
                     action = plan.send(None)
                     continue
                 try:
-                    result = await send(action.kwargs, action.endpoint)
+                    result = await send(call, request, first, action)
                 except BaseException as exc:
                     action = plan.send(Failed(exc))
                 else:
@@ -259,40 +284,44 @@ class PolicyChain:
         except StopIteration as done:
             return done.value
 
-    def _sender(self, call: GenAICall, request: Request) -> Sender:
-        """How one attempt is sent (possibly with another model, to another endpoint): the SDK method,
-        with the SDK's own retries switched off when our retry policy owns the budget for the model this
-        attempt goes to (routing and fallback can change it)."""
-        wrapped, instance, args = request.wrapped, request.instance, request.args
+    def _first_target(self, call: GenAICall, request: Request) -> FirstTarget | None:
+        """For the requested model: whether our retry policy owns its budget, and the SDK method its
+        attempts to the client's own endpoint go through (its twin without SDK retries when so). Worked
+        out once per call rather than per attempt, and before anything is sent. None when no attempt
+        needs telling apart (no retry configured anywhere, no balancing)."""
         if not self._retry_configured and self._balancer is None:
-            return lambda kwargs, _endpoint: wrapped(*args, **kwargs)
-        rewrite = None if request.operation is None else request.operation.no_sdk_retries
-        sdk_retries = sdk_retries_on(instance)
-        # Most calls send one model: its twin without SDK retries is looked up once, not per attempt.
-        first_model = request.kwargs.get("model")
-        first_off = self.wants_sdk_retries_off(call, request.kwargs) if self._retry_configured else False
-        quiet = (
-            with_client_options(wrapped, instance, max_retries=0) if first_off and sdk_retries else wrapped
+            return None
+        wrapped = request.wrapped
+        off = (
+            self._retry_configured
+            and self._resolved(call.provider, request.kwargs.get("model")).retry is not None
         )
+        return off, without_sdk_retries(wrapped, request.instance) if off else wrapped
 
-        def send(kwargs: dict[str, Any], endpoint: Endpoint | None) -> Any:
-            model = kwargs.get("model")
-            off = first_off if model == first_model else self.wants_sdk_retries_off(call, kwargs)
-            if off and rewrite is not None:
-                kwargs = rewrite(kwargs)
-            if endpoint is None:
-                if model == first_model:
-                    return quiet(*args, **kwargs)
-                target = (
-                    with_client_options(wrapped, instance, max_retries=0) if off and sdk_retries else wrapped
-                )
-                return target(*args, **kwargs)
-            options: dict[str, Any] = {"base_url": endpoint.url}
-            if off and sdk_retries:
-                options["max_retries"] = 0
-            return with_client_options(wrapped, instance, **options)(*args, **kwargs)
-
-        return send
+    def _send(self, call: GenAICall, request: Request, first: FirstTarget | None, action: Send) -> Any:
+        """One attempt (possibly with another model, to another endpoint): the SDK method, with the SDK's
+        own retries switched off when our retry policy owns the budget for the model this attempt goes to
+        (routing and fallback can change it). A method, not a closure made per call: cheaper."""
+        wrapped, args, kwargs = request.wrapped, request.args, action.kwargs
+        if first is None:
+            return wrapped(*args, **kwargs)
+        first_off, quiet = first
+        model = kwargs.get("model")
+        is_first = model == request.kwargs.get("model")
+        off = first_off if is_first else self.wants_sdk_retries_off(call, kwargs)
+        rewrite = None if request.operation is None else request.operation.no_sdk_retries
+        if off and rewrite is not None:
+            kwargs = rewrite(kwargs)
+        instance, endpoint = request.instance, action.endpoint
+        if endpoint is None:
+            if is_first:
+                return quiet(*args, **kwargs)
+            target = without_sdk_retries(wrapped, instance) if off else wrapped
+            return target(*args, **kwargs)
+        options: dict[str, Any] = {"base_url": endpoint.url}
+        if off and sdk_retries_on(instance):
+            options["max_retries"] = 0
+        return with_client_options(wrapped, instance, **options)(*args, **kwargs)
 
     # ------------------------------------------------------------ cache
 
@@ -388,7 +417,7 @@ class PolicyChain:
                 )
             try:
                 result = yield from self._attempts(
-                    call, self.settings.resolve(call.provider, model), model, kwargs, group
+                    call, self._resolved(call.provider, model), model, kwargs, group
                 )
             except Exception as exc:
                 last = index == len(models) - 1
@@ -412,25 +441,35 @@ class PolicyChain:
     def _attempts(
         self,
         call: GenAICall,
-        policies: PolicySet,
+        resolved: _Resolved,
         model: str | None,
         kwargs: dict[str, Any],
         group: _Group | None = None,
     ) -> Plan:
-        retry = self._retry(policies) if policies.retry.enabled else None
-        use_breaker = policies.circuit_breaker.enabled
-        limiter = self._limiter(call, model, policies) if policies.rate_limit.enabled else None
+        policies = resolved.policies
+        retry = resolved.retry
+        use_breaker = resolved.use_breaker
+        limiter = None
+        counts_tokens = False
+        if resolved.rate_limited:
+            limiter = resolved.limiter
+            if limiter is None:
+                limiter = self._limiter(call, model, policies)
+                # Before `limiter`: a thread that finds the limiter set must find this set too.
+                resolved.counts_tokens = limiter.counts_tokens
+                resolved.limiter = limiter
+            counts_tokens = resolved.counts_tokens
         span = call.span
         clock = _clock.CLOCK
         attempt = 0
-        breaker = None if group is not None or not use_breaker else self._breaker(call, model, policies)
+        breaker = None if group is not None or not use_breaker else self._breaker_of(call, model, resolved)
         while True:
             attempt += 1
             endpoint = None
             if group is not None:
                 endpoint = self._choose_endpoint(call, group, model)
                 if use_breaker:
-                    breaker = self._breaker(call, model, policies)
+                    breaker = self._breaker_of(call, model, resolved)
             probe = False
             if breaker is not None:
                 try:
@@ -444,7 +483,7 @@ class PolicyChain:
                     raise
             reservation = None
             if limiter is not None:
-                reservation = self._reserve(call, limiter, kwargs, span)
+                reservation = self._reserve(call, limiter, counts_tokens, kwargs, span)
                 if reservation.wait > 0:
                     yield Sleep(reservation.wait)
                 if not reservation.tracks_tokens:
@@ -518,9 +557,11 @@ class PolicyChain:
         )
         return endpoint
 
-    def _reserve(self, call: GenAICall, limiter: Limiter, kwargs: Mapping[str, Any], span: Any) -> Slot:
+    def _reserve(
+        self, call: GenAICall, limiter: Limiter, counts_tokens: bool, kwargs: Mapping[str, Any], span: Any
+    ) -> Slot:
         try:
-            tokens = estimate_tokens(kwargs) if limiter.counts_tokens else 0
+            tokens = estimate_tokens(kwargs) if counts_tokens else 0
             reservation = limiter.acquire(tokens, _clock.CLOCK.monotonic())
         except RateLimitExceeded as exc:
             self._rate_rejections.add(1, {semconv.POLICY_KEY: limiter.key})
@@ -538,6 +579,26 @@ class PolicyChain:
         return reservation
 
     # ------------------------------------------------------------ per-key state
+
+    def _resolved(self, provider: str, model: str | None) -> _Resolved:
+        resolved = self._memo.get((provider, model))
+        if resolved is None:
+            # Unlocked: two threads may both build one; either is right, since both name the same objects.
+            policies = self.settings.resolve(provider, model)
+            resolved = _Resolved(policies, self._retry(policies) if policies.retry.enabled else None)
+            if len(self._memo) >= RESOLVED_MEMO:
+                self._memo.clear()
+            self._memo[(provider, model)] = resolved
+        return resolved
+
+    def _breaker_of(self, call: GenAICall, model: str | None, resolved: _Resolved) -> Breaker:
+        """`_breaker`, looked up by the raw endpoint attributes rather than by a key built on every call."""
+        attributes = call.metric_attributes
+        endpoint = (attributes.get(semconv.SERVER_ADDRESS, ""), attributes.get(semconv.SERVER_PORT, ""))
+        breaker = resolved.breakers.get(endpoint)
+        if breaker is None:
+            breaker = resolved.breakers[endpoint] = self._breaker(call, model, resolved.policies)
+        return breaker
 
     def _retry(self, policies: PolicySet) -> RetryPolicy:
         retry = self._retries.get(id(policies.retry))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ def estimate_tokens(kwargs: Mapping[str, Any]) -> int:
     else:
         config = kwargs.get("inferenceConfig")  # Bedrock's converse
         value = config.get("maxTokens") if isinstance(config, Mapping) else None
-    budget = value if isinstance(value, int) and not isinstance(value, bool) else 0
+    budget = value if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)) else 0
     return prompt_tokens(kwargs) + budget
 
 
@@ -40,7 +39,7 @@ def prompt_tokens(kwargs: Mapping[str, Any]) -> int:
             content = item.get("content") if isinstance(item, dict) else item
             # The common case, a chat message with plain text, without walking the whole structure.
             chars += len(content) if isinstance(content, str) else _chars(item)
-    return math.ceil(chars / CHARS_PER_TOKEN)
+    return -(-chars // CHARS_PER_TOKEN)  # rounded up, in integers (math.ceil of a float costs more)
 
 
 def _chars(value: Any) -> int:

@@ -70,7 +70,11 @@ class _Window:
             expired = entries.popleft()
             expired.live = False
             self.total -= expired.amount
-        start = max(now, entries[-1].time) if entries else now
+        start = now  # max(now, the last reservation), without max() (see `RateLimiter.acquire`)
+        if entries:
+            last = entries[-1].time
+            if last > now:
+                start = last
         used = self.total
         if start > now:  # waiting behind earlier reservations: some entries expire by then
             used -= sum(e.amount for e in entries if e.time <= start - WINDOW)
@@ -85,6 +89,18 @@ class _Window:
             if used + amount <= self.limit or used <= 0:
                 return max(start, entry.time + WINDOW)
         return start
+
+    def free_now(self, amount: float, now: float) -> bool:
+        """Whether `amount` fits now, with no reservation to wait behind: `earliest` would then give
+        `now`. Drops the entries that left the window first, as `earliest` does (again, harmlessly)."""
+        entries = self.entries
+        while entries and entries[0].time <= now - WINDOW:
+            expired = entries.popleft()
+            expired.live = False
+            self.total -= expired.amount
+        if entries and entries[-1].time > now:
+            return False
+        return self.total + amount <= self.limit
 
     def reserve(self, at: float, amount: float) -> _Entry:
         self.total += amount
@@ -102,17 +118,14 @@ class _Window:
 
 
 class Reservation:
-    __slots__ = ("_entry", "_estimate", "_limiter", "wait")
-
-    @property
-    def tracks_tokens(self) -> bool:
-        return self._entry is not None
+    __slots__ = ("_entry", "_estimate", "_limiter", "tracks_tokens", "wait")
 
     def __init__(self, limiter: RateLimiter, entry: _Entry | None, wait: float, estimate: int = 0) -> None:
         self._limiter = limiter
         self._entry = entry
         self._estimate = estimate
         self.wait = wait
+        self.tracks_tokens = entry is not None  # an attribute, not a property: read on every call
 
     def settle(self, tokens: int) -> None:
         """Replace the token estimate by the real usage, so later calls see what was actually spent."""
@@ -139,19 +152,34 @@ class RateLimiter:
     def acquire(self, estimated_tokens: int, now: float) -> Reservation:
         """Reserve a slot; the caller sleeps `wait` seconds. Raises RateLimitExceeded instead of waiting
         in raise mode, or when the wait would exceed max_wait; then nothing is reserved."""
+        requests, tokens = self._requests, self._tokens
+        entry = None
         with self._lock:
             at = now
-            if self._requests is not None:
-                at = max(at, self._requests.earliest(1, now))
-            if self._tokens is not None:
-                at = max(at, self._tokens.earliest(estimated_tokens, now))
-            wait = at - now
-            if wait > 0 and (self.settings.mode == "raise" or wait > self.settings.max_wait):
-                raise RateLimitExceeded(self.key, wait)
-            if self._requests is not None:
-                self._requests.reserve(at, 1)
-            entry = self._tokens.reserve(at, estimated_tokens) if self._tokens is not None else None
-        return Reservation(self, entry, wait, estimated_tokens)
+            # While the limits are far off (every call, mostly) the slot is `now`: no need to work out
+            # when the earliest one is.
+            if not (
+                (requests is None or requests.free_now(1, now))
+                and (tokens is None or tokens.free_now(estimated_tokens, now))
+            ):
+                # Comparisons rather than max(): the builtin's argument parsing costs more than the rest
+                # of these lines.
+                if requests is not None:
+                    start = requests.earliest(1, now)
+                    if start > at:  # noqa: PLR1730 - see above
+                        at = start
+                if tokens is not None:
+                    start = tokens.earliest(estimated_tokens, now)
+                    if start > at:  # noqa: PLR1730 - see above
+                        at = start
+                wait = at - now
+                if wait > 0 and (self.settings.mode == "raise" or wait > self.settings.max_wait):
+                    raise RateLimitExceeded(self.key, wait)
+            if requests is not None:
+                requests.reserve(at, 1)
+            if tokens is not None:
+                entry = tokens.reserve(at, estimated_tokens)
+        return Reservation(self, entry, at - now, estimated_tokens)
 
     def correct(self, entry: _Entry, delta: int) -> None:
         """Add `delta` tokens (real usage minus the estimate) to the reservation's entry."""

@@ -51,3 +51,24 @@ def with_client_options(wrapped: Callable[..., Any], instance: Any, **options: A
 
 def sdk_retries_on(instance: Any) -> bool:
     return getattr(client_of(instance), "max_retries", 0) != 0
+
+
+_NO_RETRIES: Options = (("max_retries", 0),)
+
+
+def without_sdk_retries(wrapped: Callable[..., Any], instance: Any) -> Callable[..., Any]:
+    """`with_client_options(wrapped, instance, max_retries=0)` when the SDK retries by itself, else
+    `wrapped`: what every call under our retry policy asks, so the twin made before is found without
+    building the options again."""
+    client = client_of(instance)
+    if getattr(client, "max_retries", 0) == 0:
+        return wrapped
+    function = getattr(wrapped, "__func__", None)
+    try:
+        by_options = _twins.get(instance)
+    except TypeError:  # not weakly referenceable: with_client_options reports it and gives `wrapped`
+        by_options = None
+    twin = None if by_options is None else by_options.get(_NO_RETRIES)
+    if twin is None or function is None:
+        return with_client_options(wrapped, instance, max_retries=0)
+    return function.__get__(twin)  # type: ignore[no-any-return]
