@@ -193,3 +193,28 @@ def test_other_libraries_leave_no_cycle(
 
     assert _left_in_cycles(run) == []
     assert len(telemetry.spans()) == 2
+
+
+def test_calls_through_every_policy_leave_no_cycle(
+    client: openai.OpenAI, fake_provider: Any, instrument
+) -> None:
+    telemetry = instrument(
+        OTEL_AGENTOPS_RETRY_MAX_ATTEMPTS="3",
+        OTEL_AGENTOPS_RETRY_BASE_DELAY="0",
+        OTEL_AGENTOPS_CIRCUIT_BREAKER_FAILURE_THRESHOLD="5",
+        OTEL_AGENTOPS_RATE_LIMIT_RPM="100000",
+        OTEL_AGENTOPS_RATE_LIMIT_TPM="100000000",
+        OTEL_AGENTOPS_FALLBACK_MODELS="gpt-4o-mini>gpt-4o",
+        OTEL_AGENTOPS_CACHE="memory",
+    )
+    fake_provider.script(Reply(text="Shipped.", input_tokens=40, output_tokens=2), times=3)
+
+    def run() -> None:
+        fake_provider.add_fault(Fault(status=503))  # retried
+        client.chat.completions.create(model="gpt-4o-mini", messages=_messages())
+        client.chat.completions.create(model="gpt-4o-mini", messages=_messages())  # a cache hit
+        client.chat.completions.create(model="gpt-4o-mini", messages=_messages(), temperature=0.5)
+
+    assert _left_in_cycles(run) == []
+    assert len(telemetry.spans()) == 3
+    assert fake_provider.request_count() == 3
