@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -35,3 +35,14 @@ class Arguments:
         if value is None or isinstance(value, self.sentinels):
             return None
         return value
+
+    def copy_into(
+        self, attributes: dict[str, Any], kwargs: Mapping[str, Any], params: Iterable[tuple[str, str]]
+    ) -> None:
+        """``attributes[attribute] = argument`` for each ``(argument name, attribute)`` given; one call
+        for a request's dozen optional parameters rather than one each."""
+        sentinels = self.sentinels
+        for key, attribute in params:
+            value = kwargs.get(key)
+            if value is not None and not isinstance(value, sentinels):
+                attributes[attribute] = value

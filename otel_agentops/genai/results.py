@@ -48,8 +48,20 @@ def stream_proxy(call: GenAICall, result: Any, chunk_handler: ChunkHandlerFor) -
     return None
 
 
+# By result type: asking a pydantic model for an attribute it lacks raises (and formats) an AttributeError
+# inside pydantic, on every call. Whether a type is a raw response does not change.
+_RAW_BY_TYPE: dict[type, bool] = {}
+_RAW_TYPES_KEPT = 256
+
+
 def is_raw_response(result: Any) -> bool:
-    return hasattr(result, "http_response") and hasattr(result, "parse")
+    kind = type(result)
+    raw = _RAW_BY_TYPE.get(kind)
+    if raw is None:
+        raw = hasattr(result, "http_response") and hasattr(result, "parse")
+        if len(_RAW_BY_TYPE) < _RAW_TYPES_KEPT:
+            _RAW_BY_TYPE[kind] = raw
+    return raw
 
 
 def _finish_raw(call: GenAICall, raw: Any, extract: Extract, chunk_handler: ChunkHandlerFor) -> Any:

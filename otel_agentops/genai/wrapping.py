@@ -41,10 +41,8 @@ class Operation:
 def _start(
     telemetry: Telemetry, operation: Operation, instance: Any, args: Any, kwargs: Any
 ) -> GenAICall | None:
-    if (
-        otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY)
-        or otel_context.get_value(IN_GENAI_CALL) is not None
-    ):
+    current = otel_context.get_current()
+    if current.get(_SUPPRESS_INSTRUMENTATION_KEY) or current.get(IN_GENAI_CALL) is not None:
         return None
     try:
         return operation.begin(telemetry, instance, args, kwargs)

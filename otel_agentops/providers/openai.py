@@ -80,7 +80,10 @@ def _start_call(
     params: Sequence[tuple[str, str]],
     server: Endpoints | None = None,
     given: Arguments | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> GenAICall:
+    """The call and its span, with the request attributes common to the operations, those of `params`
+    and `extra`: all given to the span as it starts (one SDK call rather than one per attribute)."""
     # Looked up per call, not bound as defaults: the module globals are what tests and groq.py replace.
     server = server or _server
     given = given or _given
@@ -93,12 +96,11 @@ def _start_call(
     }
     if model:
         attrs[semconv.REQUEST_MODEL] = model
-    for key, attribute in params:
-        value = given(kwargs, key)
-        if value is not None:
-            attrs[attribute] = value
+    given.copy_into(attrs, kwargs, params)
     if given(kwargs, "stream"):
         attrs[semconv.REQUEST_STREAM] = True
+    if extra:
+        attrs.update(extra)
     return GenAICall(telemetry, operation, provider, model, attrs)
 
 
@@ -112,20 +114,20 @@ def _begin_chat(
 ) -> GenAICall:
     """Also the `begin` of OpenAI-compatible SDKs (groq), with their own endpoints and sentinels."""
     given = given or _given
-    call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _CHAT_PARAMS, server, given)
-    span = call.span
+    extra: dict[str, Any] = {}
     max_tokens = given(kwargs, "max_completion_tokens") or given(kwargs, "max_tokens")
     if max_tokens is not None:
-        span.set_attribute(semconv.REQUEST_MAX_TOKENS, max_tokens)
+        extra[semconv.REQUEST_MAX_TOKENS] = max_tokens
     n = given(kwargs, "n")
     if n is not None and n != 1:
-        span.set_attribute(semconv.REQUEST_CHOICE_COUNT, n)
+        extra[semconv.REQUEST_CHOICE_COUNT] = n
     stop = given(kwargs, "stop")
     if stop is not None:
-        span.set_attribute(semconv.REQUEST_STOP_SEQUENCES, [stop] if isinstance(stop, str) else list(stop))
+        extra[semconv.REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
     output_type = _output_type(given(kwargs, "response_format"))
     if output_type:
-        span.set_attribute(semconv.OUTPUT_TYPE, output_type)
+        extra[semconv.OUTPUT_TYPE] = output_type
+    call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _CHAT_PARAMS, server, given, extra)
     if given(kwargs, "stream"):
         call.stream_state = _ChatStream()
     if telemetry.capture_content:
@@ -152,13 +154,14 @@ def _output_type(response_format: Any) -> str | None:
 def _begin_responses(
     telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> GenAICall:
-    call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _SHARED_PARAMS)
+    extra: dict[str, Any] = {}
     max_tokens = _given(kwargs, "max_output_tokens")
     if max_tokens is not None:
-        call.span.set_attribute(semconv.REQUEST_MAX_TOKENS, max_tokens)
+        extra[semconv.REQUEST_MAX_TOKENS] = max_tokens
     text_format = _field(_given(kwargs, "text"), "format")
     if _given(kwargs, "text_format") is not None or _field(text_format, "type") == "json_schema":
-        call.span.set_attribute(semconv.OUTPUT_TYPE, "json")
+        extra[semconv.OUTPUT_TYPE] = "json"
+    call = _start_call(telemetry, instance, semconv.OP_CHAT, kwargs, _SHARED_PARAMS, extra=extra)
     if _given(kwargs, "stream"):
         call.stream_state = _ResponsesStream()
     if telemetry.capture_content:
@@ -178,14 +181,14 @@ def _begin_embeddings(
     given: Arguments | None = None,
 ) -> GenAICall:
     given = given or _given
-    call = _start_call(telemetry, instance, semconv.OP_EMBEDDINGS, kwargs, (), server, given)
+    extra: dict[str, Any] = {}
     encoding = given(kwargs, "encoding_format")
     if encoding is not None:
-        call.span.set_attribute(semconv.REQUEST_ENCODING_FORMATS, [encoding])
+        extra[semconv.REQUEST_ENCODING_FORMATS] = [encoding]
     dimensions = given(kwargs, "dimensions")
     if dimensions is not None:
-        call.span.set_attribute(semconv.EMBEDDINGS_DIMENSION_COUNT, dimensions)
-    return call
+        extra[semconv.EMBEDDINGS_DIMENSION_COUNT] = dimensions
+    return _start_call(telemetry, instance, semconv.OP_EMBEDDINGS, kwargs, (), server, given, extra)
 
 
 # ---------------------------------------------------------------- content (opt-in) shapes
