@@ -170,7 +170,8 @@ class GenAICall:
         try:
             encoded = telemetry.content_json(value)
             if telemetry.capture_on_span:
-                self.span.set_attribute(key, encoded)
+                # With the other attributes at the end: one SDK call for all, not one per content.
+                self.set_attribute(key, encoded)
             if telemetry.capture_on_event:
                 if self._event_content is None:
                     self._event_content = {}
@@ -211,6 +212,8 @@ class GenAICall:
                 finish_stream(self)
         if self.policy_finish is not None:
             self.policy_finish(self)
+        if self.output_messages is not None:
+            self.set_content(semconv.OUTPUT_MESSAGES, self.output_messages)
         span = self.span
         metrics = self.telemetry.metrics
         attrs: dict[str, AttributeValue] = self._extra if self._extra is not None else {}
@@ -246,8 +249,6 @@ class GenAICall:
         if err_type is not None:
             attrs[semconv.ERROR_TYPE] = metric_attrs[semconv.ERROR_TYPE] = err_type
         span.set_attributes(attrs)
-        if self.output_messages is not None:
-            self.set_content(semconv.OUTPUT_MESSAGES, self.output_messages)
         if self.telemetry.events is not None:
             self._emit_events(attrs, metric_attrs, error)
 
