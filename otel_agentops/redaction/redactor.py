@@ -218,18 +218,12 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every detected secret masked and every inline base64 blob shrunk."""
-        if len(text) < MIN_CHARS:
-            known = self._short.get(text)
-            if known is not None:
-                return text if known is CLEAN else known
-            redacted = self._redact_one(text)
-            self._short.put(text, redacted)
-            return redacted
-        known = self._memo.get(text)
+        memo: TextMemo | ShortMemo = self._memo if len(text) >= MIN_CHARS else self._short
+        known = memo.get(text)
         if known is not None:
             return text if known is CLEAN else known
         redacted = self._redact_one(text)
-        self._memo.put(text, redacted)
+        memo.put(text, redacted)
         return redacted
 
     def _redact_one(self, text: str) -> str:
