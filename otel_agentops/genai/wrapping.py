@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
@@ -19,8 +19,39 @@ from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.genai.telemetry import Telemetry
 from otel_agentops.policies.chain import Request
 
+if TYPE_CHECKING:
+    from otel_agentops.policies.chain import PolicyChain
+
+T = TypeVar("T")
+
+
+class Pending:
+    """The request of an SDK helper that returned before sending it, and the policy chain it goes through
+    when the helper sends. The helper's proxy calls `send_sync` / `send_async` then, with an opener that
+    sends a helper (e.g. enters the manager): each attempt is a fresh helper built by the SDK method with
+    the attempt's model, endpoint and SDK retries, so retry, breaker, rate limit and fallback act on the
+    real request, and only until the opener has returned (what it returns is never retried)."""
+
+    __slots__ = ("_chain", "_request")
+
+    def __init__(self, chain: PolicyChain, request: Request) -> None:
+        self._chain = chain
+        self._request = request
+
+    def send_sync(self, call: GenAICall, opener: Callable[[Any], T]) -> T:
+        request = self._request
+        request.opener = opener
+        return self._chain.run_sync(call, request)  # type: ignore[no-any-return]
+
+    async def send_async(self, call: GenAICall, opener: Callable[[Any], Awaitable[T]]) -> T:
+        request = self._request
+        request.opener = opener
+        return await self._chain.run_async(call, request)  # type: ignore[no-any-return]
+
+
 Begin = Callable[[Telemetry, Any, tuple[Any, ...], dict[str, Any]], GenAICall]
 Finish = Callable[[GenAICall, Any], Any]
+FinishPending = Callable[[GenAICall, Any, Pending], Any]
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
@@ -31,11 +62,18 @@ class Operation:
 
     `no_sdk_retries`, for SDKs whose retries are a per-request argument (cohere's `request_options`,
     LiteLLM's `num_retries`), gives the arguments with the SDK's own retries off; it is used while our
-    retry policy owns the budget. (Stainless clients and botocore are handled without it.)"""
+    retry policy owns the budget. (Stainless clients and botocore are handled without it.)
+
+    `finish_pending` marks a method that returns a helper which sends later (Anthropic's
+    `messages.stream()` manager sends on enter). Around the method itself the policies would only see
+    the helper being built, so while a policy is configured the method is called directly and
+    `finish_pending` replaces `finish`, with a `Pending` through which the helper's proxy sends. With no
+    policy configured `finish` is used, exactly as for any other method."""
 
     begin: Begin
     finish: Finish
     no_sdk_retries: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    finish_pending: FinishPending | None = None
 
 
 def _start(
@@ -60,6 +98,17 @@ def _finish(operation: Operation, call: GenAICall, result: Any) -> Any:
         return result
 
 
+def _finish_pending(operation: Operation, call: GenAICall, result: Any, pending: Pending) -> Any:
+    finish_pending = operation.finish_pending
+    assert finish_pending is not None  # only operations that have one make a `Pending`
+    try:
+        return finish_pending(call, result, pending)
+    except Exception as exc:
+        report_internal_error("response extraction", exc)
+        call.end()
+        return result
+
+
 def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -68,10 +117,14 @@ def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
         if call is None:
             return wrapped(*args, **kwargs)
         token = otel_context.attach(call.context)
+        chain = telemetry.policies
+        pending = None
         try:
-            chain = telemetry.policies
             if chain is None:
                 result = wrapped(*args, **kwargs)
+            elif operation.finish_pending is not None:
+                result = wrapped(*args, **kwargs)  # builds the helper; its proxy sends later
+                pending = Pending(chain, Request(wrapped, instance, args, kwargs, operation, telemetry))
             else:
                 result = chain.run_sync(call, Request(wrapped, instance, args, kwargs, operation, telemetry))
         except BaseException as exc:
@@ -79,6 +132,8 @@ def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             call.end(exc)
             raise
         otel_context.detach(token)
+        if pending is not None:
+            return _finish_pending(operation, call, result, pending)
         return _finish(operation, call, result)
 
     return wrapper
@@ -92,10 +147,14 @@ def async_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
         if call is None:
             return await wrapped(*args, **kwargs)
         token = otel_context.attach(call.context)
+        chain = telemetry.policies
+        pending = None
         try:
-            chain = telemetry.policies
             if chain is None:
                 result = await wrapped(*args, **kwargs)
+            elif operation.finish_pending is not None:
+                result = await wrapped(*args, **kwargs)  # builds the helper; its proxy sends later
+                pending = Pending(chain, Request(wrapped, instance, args, kwargs, operation, telemetry))
             else:
                 result = await chain.run_async(
                     call, Request(wrapped, instance, args, kwargs, operation, telemetry)
@@ -105,6 +164,8 @@ def async_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             call.end(exc)
             raise
         otel_context.detach(token)
+        if pending is not None:
+            return _finish_pending(operation, call, result, pending)
         return _finish(operation, call, result)
 
     return wrapper

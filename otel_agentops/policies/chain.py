@@ -99,9 +99,14 @@ FirstTarget = tuple[bool, Callable[..., Any]]
 
 class Request:
     """The SDK call the chain runs: the wrapped method, the resource it is bound to, its arguments; and,
-    for a call that may join a batch, how to start and finish the batch request's own telemetry."""
+    for a call that may join a batch, how to start and finish the batch request's own telemetry.
 
-    __slots__ = ("args", "fell_back", "instance", "kwargs", "operation", "telemetry", "wrapped")
+    `opener` is for SDK helpers that return before sending (Anthropic's `messages.stream()` manager sends
+    on enter): each attempt then builds the helper anew with the SDK method and passes it to `opener`,
+    which sends it (enters it) and returns the attempt's result, an awaitable of it in the async driver.
+    So a failure to send is the attempt's own, and is retried, counted by the breaker, or falls back."""
+
+    __slots__ = ("args", "fell_back", "instance", "kwargs", "opener", "operation", "telemetry", "wrapped")
 
     def __init__(
         self,
@@ -111,6 +116,7 @@ class Request:
         kwargs: dict[str, Any],
         operation: Operation | None = None,
         telemetry: Telemetry | None = None,
+        opener: Callable[[Any], Any] | None = None,
     ) -> None:
         self.wrapped = wrapped
         self.instance = instance
@@ -118,6 +124,7 @@ class Request:
         self.kwargs = kwargs
         self.operation = operation
         self.telemetry = telemetry
+        self.opener = opener
         # Answered by a fallback model: not cached, so the requested model answers once it is back.
         self.fell_back = False
 
@@ -247,7 +254,7 @@ class PolicyChain:
     def _drive_sync(self, call: GenAICall, request: Request) -> Any:
         first = self._first_target(call, request)
         plan = self.plan(call, request)
-        send = self._send
+        send = self._send if request.opener is None else self._send_and_open
         try:
             action = next(plan)
             while True:
@@ -267,7 +274,7 @@ class PolicyChain:
     async def _drive_async(self, call: GenAICall, request: Request) -> Any:
         first = self._first_target(call, request)
         plan = self.plan(call, request)
-        send = self._send
+        send = self._send if request.opener is None else self._send_and_open
         try:
             action = next(plan)
             while True:
@@ -322,6 +329,14 @@ class PolicyChain:
         if off and sdk_retries_on(instance):
             options["max_retries"] = 0
         return with_client_options(wrapped, instance, **options)(*args, **kwargs)
+
+    def _send_and_open(
+        self, call: GenAICall, request: Request, first: FirstTarget | None, action: Send
+    ) -> Any:
+        """One attempt of a helper that sends later: a fresh helper for this attempt's model, endpoint and
+        SDK retries, sent by the request's opener (whose result the async driver awaits)."""
+        assert request.opener is not None
+        return request.opener(self._send(call, request, first, action))
 
     # ------------------------------------------------------------ cache
 

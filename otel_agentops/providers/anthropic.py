@@ -8,7 +8,10 @@ Patched, sync and async, on `messages` and on `beta.messages` where the SDK has 
   ``__enter__`` (``self._post``, not `create`), so it is instrumented on its own: the span starts when
   ``.stream()`` is called, the request is sent with that span current, and the raw event stream the helper's
   `MessageStream` reads is replaced by our stream proxy. `text_stream`, `get_final_message()`, leaving the
-  ``with`` block early, errors and the async twin therefore all end the span exactly once.
+  ``with`` block early, errors and the async twin therefore all end the span exactly once. With a policy
+  configured the policy chain runs on enter too (`wrapping.Pending`): each attempt enters a fresh manager,
+  so retry, breaker, rate limit, balancing and fallback act on the real request, before the stream is
+  handed over.
 * `with_raw_response` / `with_streaming_response` call the patched `create` and get their raw response back
   unchanged (proxied only to see the parse / close that ends the span); `beta.messages` threads and tool
   runners go through the patched beta `create` / `parse` / `stream`.
@@ -40,6 +43,7 @@ is a non-recording stand-in carrying our span's context. Consequences:
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -58,7 +62,7 @@ from otel_agentops.genai.results import finisher
 from otel_agentops.genai.sdk_tracing import DeferringTracer
 from otel_agentops.genai.stream import AsyncStreamProxy, SyncStreamProxy
 from otel_agentops.genai.telemetry import Telemetry
-from otel_agentops.genai.wrapping import Operation
+from otel_agentops.genai.wrapping import Operation, Pending
 from otel_agentops.providers.base import PatchPoint, ProviderInstrumentor
 
 _INSTRUMENTS = ("anthropic >= 0.40.0, < 3",)
@@ -385,16 +389,47 @@ def _finish_stream_manager(call: GenAICall, manager: Any) -> Any:
     return _SyncStreamManager(manager, call)
 
 
+def _finish_stream_manager_pending(call: GenAICall, manager: Any, pending: Pending) -> Any:
+    if hasattr(manager, "__aenter__"):
+        return _AsyncStreamManager(manager, call, pending)
+    return _SyncStreamManager(manager, call, pending)
+
+
 def _abandon(call: GenAICall) -> None:
     call.end(abandoned=True)
 
 
-class _StreamManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    """The SDK's stream manager; entering it sends the request under our span and proxies its event stream."""
+def _enter(manager: Any) -> tuple[Any, Any]:
+    """The send of one attempt under the policies: the attempt's own manager, and the stream it opened."""
+    return manager, manager.__enter__()
 
-    def __init__(self, wrapped: Any, call: GenAICall) -> None:
+
+async def _aenter(manager: Any) -> tuple[Any, Any]:
+    return manager, await manager.__aenter__()
+
+
+def _discard_unsent(manager: Any) -> None:
+    """The async manager holds its request as a coroutine, made when `.stream()` was called. Under the
+    policies every attempt sends from a manager of its own, so that coroutine is never awaited: closed
+    here, or Python warns that it never was."""
+    for value in vars(manager).values():
+        if inspect.iscoroutine(value):
+            value.close()
+
+
+class _StreamManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The SDK's stream manager; entering it sends the request under our span and proxies its event stream.
+
+    With a `Pending` (a policy is configured) the request goes through the policy chain on enter: each
+    attempt enters a fresh manager made by the SDK's `stream()` (another model for a fallback, the client's
+    twin without SDK retries under our retry), and the one that opened its stream is the one exited. The
+    manager the app holds is then only the face of the call: it is never entered itself."""
+
+    def __init__(self, wrapped: Any, call: GenAICall, pending: Pending | None = None) -> None:
         super().__init__(wrapped)
         self._self_call = call
+        self._self_pending = pending
+        self._self_opened = wrapped  # the manager that sent the request: the one to exit
         # A manager that is never entered sent nothing; its span still has to end.
         self._self_finalizer = weakref.finalize(self, _abandon, call)
 
@@ -410,6 +445,10 @@ class _StreamManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
         proxy = AsyncStreamProxy if hasattr(raw, "__anext__") else SyncStreamProxy
         stream._raw_stream = proxy(raw, call, _stream_event)
 
+    def _self_failed(self, exc: BaseException) -> None:
+        self._self_finalizer.detach()
+        self._self_call.end(exc)
+
     def _self_exit(self, exc: BaseException | None) -> None:
         # An error raised while iterating already ended the call with it; an error in the app's own code
         # inside the `with` block ends it here (as for a stream used as a context manager).
@@ -419,13 +458,17 @@ class _StreamManagerBase(wrapt.ObjectProxy):  # type: ignore[misc]
 class _SyncStreamManager(_StreamManagerBase):
     def __enter__(self) -> Any:
         call = self._self_call
+        pending = self._self_pending
         token = otel_context.attach(call.context)
         try:
-            stream = self.__wrapped__.__enter__()
+            if pending is None:
+                stream = self.__wrapped__.__enter__()
+            else:
+                self._self_pending = None  # the policies send this call once; its span ends with it
+                self._self_opened, stream = pending.send_sync(call, _enter)
         except BaseException as exc:
             otel_context.detach(token)
-            self._self_finalizer.detach()
-            call.end(exc)
+            self._self_failed(exc)
             raise
         otel_context.detach(token)
         try:
@@ -438,7 +481,7 @@ class _SyncStreamManager(_StreamManagerBase):
         if exc is not None:
             self._self_exit(exc)
         try:
-            return self.__wrapped__.__exit__(exc_type, exc, tb)
+            return self._self_opened.__exit__(exc_type, exc, tb)
         finally:
             self._self_exit(None)
 
@@ -446,13 +489,21 @@ class _SyncStreamManager(_StreamManagerBase):
 class _AsyncStreamManager(_StreamManagerBase):
     async def __aenter__(self) -> Any:
         call = self._self_call
+        pending = self._self_pending
         token = otel_context.attach(call.context)
         try:
-            stream = await self.__wrapped__.__aenter__()
+            if pending is None:
+                stream = await self.__wrapped__.__aenter__()
+            else:
+                self._self_pending = None  # the policies send this call once; its span ends with it
+                try:
+                    _discard_unsent(self.__wrapped__)
+                except Exception as exc:
+                    report_internal_error("stream helper", exc)
+                self._self_opened, stream = await pending.send_async(call, _aenter)
         except BaseException as exc:
             otel_context.detach(token)
-            self._self_finalizer.detach()
-            call.end(exc)
+            self._self_failed(exc)
             raise
         otel_context.detach(token)
         try:
@@ -465,7 +516,7 @@ class _AsyncStreamManager(_StreamManagerBase):
         if exc is not None:
             self._self_exit(exc)
         try:
-            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+            return await self._self_opened.__aexit__(exc_type, exc, tb)
         finally:
             self._self_exit(None)
 
@@ -473,7 +524,9 @@ class _AsyncStreamManager(_StreamManagerBase):
 # ---------------------------------------------------------------- patch points
 
 _CREATE = Operation(_begin_create, finisher(_message_response, _stream_handler))
-_STREAM_HELPER = Operation(_begin_stream_helper, _finish_stream_manager)
+_STREAM_HELPER = Operation(
+    _begin_stream_helper, _finish_stream_manager, finish_pending=_finish_stream_manager_pending
+)
 
 _MESSAGES_MODULES = ("anthropic.resources.messages", "anthropic.resources.beta.messages")
 _TRACING_MODULE = "anthropic._base_client"
