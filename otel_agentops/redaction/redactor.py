@@ -67,6 +67,8 @@ _SHORTEST_BUILTIN = 5
 # Between texts redacted in one scan: the blank ends every built-in finding (a private key block
 # aside), the NUL tells the texts apart.
 _JOINT = "\n\x00\n"
+# What every private key block starts with: the one finding that may span the strings of a structure.
+_BLOCK_START = "-----BEGIN"
 # Checking for trigger bytes pays off on short strings; long text hardly ever lacks them all.
 _TRIGGER_CHECK_MAX = 256
 # Keys of the semantic-convention message shapes and of tool definitions. Where the configured rules
@@ -382,6 +384,11 @@ class Redactor:
         # A user pattern might rely on "^" or "$" meaning the start or end of one value: one by one.
         if not self._builtin_only:
             return self._replace(texts, list(range(len(texts))), [self.redact_text(text) for text in texts])
+        if any(_BLOCK_START in text for text in texts):
+            # A private key split over several strings (a PEM file as a list of lines) is found only
+            # when its lines are scanned together: a line answered from a memo would be left out.
+            scanned = self._scan_joined(texts)
+            return texts if scanned is None else self._replace(texts, list(range(len(texts))), scanned)
         memo = self._memo
         short = self._short
         todo: list[int] = []

@@ -355,3 +355,22 @@ def test_texts_that_share_a_memo_key_are_told_apart() -> None:
     assert memo.get(first) is None  # took its place
     assert len(memo) == 1
     assert memo.held_chars == len(second)
+
+
+def test_a_private_key_split_over_strings_is_masked_when_its_lines_were_seen_before() -> None:
+    # A PEM file as a list of lines: the block is found only with its lines scanned together, so a header
+    # line answered from the short-text memo (seen in an earlier call) must not be left out of the scan.
+    redactor = Redactor()
+
+    def pem(seed: str) -> list[str]:
+        body = (seed * 400)[:320]
+        lines = [body[i : i + 64] for i in range(0, 320, 64)]
+        return ["-----BEGIN RSA PRIVATE KEY-----", *lines, "-----END RSA PRIVATE KEY-----"]
+
+    first, second = pem("MIIEowIBAAKCAQEAx1"), pem("MIIEpAIBAAKCAQEAz9")
+    redactor.redact_value({"x": first[0]})  # the header line alone: now in the short-text memo
+    for lines in (first, second, second):
+        message = [{"role": "tool", "parts": [{"type": "tool_call_response", "response": lines}]}]
+        recorded = redactor.content_json(message)
+        assert not any(line in recorded for line in lines[1:-1])
+        assert "[REDACTED:private_key]" in recorded
