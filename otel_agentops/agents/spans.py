@@ -20,6 +20,7 @@ from otel_agentops.genai.content import content_json
 from otel_agentops.genai.conversation import conversation_id
 from otel_agentops.genai.errors import error_type
 from otel_agentops.genai.failsafe import report_internal_error
+from otel_agentops.genai.tool_use import tool_call_count
 from otel_agentops.version import __version__
 
 AGENT = "invoke_agent"
@@ -34,9 +35,7 @@ class AgentTelemetry:
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE_NAME, __version__, meter_provider)
-        self.tool_calls = meter.create_counter(
-            semconv.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls, by tool name and origin"
-        )
+        self.tool_calls = tool_call_count(meter)
         self.duration = meter.create_histogram(
             semconv.METRIC_AGENT_OPERATION_DURATION,
             unit="s",
@@ -148,9 +147,7 @@ class OperationSpan:
                 labels[semconv.ERROR_TYPE] = kind
             telemetry.duration.record(time.perf_counter() - self._start, labels)
             if self.operation == TOOL:
-                telemetry.tool_calls.add(
-                    1, {semconv.TOOL_NAME: self.name, semconv.TOOL_CALL_ORIGIN: "executed"}
-                )
+                telemetry.tool_calls.add(self.name, "executed")
         except Exception as exc:
             report_internal_error("ending an agent span", exc)
         finally:

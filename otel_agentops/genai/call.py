@@ -272,9 +272,7 @@ class GenAICall:
             metrics.unpriced_calls.add(1, metric_attrs, context=_NO_EXEMPLAR)
         if self.tool_calls:
             for name in self.tool_calls:
-                metrics.tool_calls.add(
-                    1, {semconv.TOOL_NAME: name, semconv.TOOL_CALL_ORIGIN: "requested"}, context=_NO_EXEMPLAR
-                )
+                metrics.tool_calls.add(name, "requested")
 
     def _emit_events(
         self, attrs: dict[str, AttributeValue], metric_attrs: dict[str, Any], error: BaseException | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from opentelemetry.metrics import Meter
 
 from otel_agentops.genai import semconv
+from otel_agentops.genai.tool_use import tool_call_count
 
 
 class GenAIMetrics:
@@ -50,6 +51,4 @@ class GenAIMetrics:
         self.errors = meter.create_counter(
             semconv.METRIC_ERRORS, unit="{error}", description="Failed GenAI operations by error type"
         )
-        self.tool_calls = meter.create_counter(
-            semconv.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls, by tool name and origin"
-        )
+        self.tool_calls = tool_call_count(meter)
