@@ -134,6 +134,32 @@ _NOT_SECRETS = frozenset({b"null", b"None", b"nil", b"undefined"})
 _MASK_PREFIX = b"[REDACTED:"
 
 
+_CLOSERS = {ord("["): ord("]"), ord("{"): ord("}")}
+
+
+def _closing(view: bytes, start: int, end: int) -> int:
+    """Where the JSON-like list or object opening at ``start`` ends (past its closing bracket), brackets
+    inside quoted strings aside; the end of the line (or text) when it never closes, as in a cut value."""
+    stack = [_CLOSERS[view[start]]]
+    at = start + 1
+    while at < end:
+        byte = view[at]
+        if byte == 34:  # a quoted string: skipped whole, escapes included
+            at += 1
+            while at < end and view[at] != 34:
+                at += 2 if view[at] == 92 else 1
+        elif byte in _CLOSERS:
+            stack.append(_CLOSERS[byte])
+        elif byte == stack[-1]:
+            stack.pop()
+            if not stack:
+                return at + 1
+        elif byte == 10:
+            break
+        at += 1
+    return min(at, end)
+
+
 class AssignmentDetector:
     """``password=...``, ``"api_key": "..."``, ``Authorization: Bearer ...``, ``?token=...`` in text."""
 
@@ -168,6 +194,12 @@ class AssignmentDetector:
         if view.endswith(_MASK_PREFIX, 0, key_start) or not self._rule.is_sensitive(text[key_start:key_end]):
             return None
         in_query = key_start > 0 and view[key_start - 1] in b"?&"
+        opening = sep + 1
+        while opening < end and view[opening] in b" \t":
+            opening += 1
+        if not in_query and opening < end and view[opening] in b"[{":
+            # A list or an object under a secret's key ('"password": ["hunter2"]'): all of it.
+            return opening, _closing(view, opening, end), KEY_MASK_NAME
         value = (_QUERY_VALUE if in_query else _VALUE).match(view, sep + 1, end)
         if value is None:
             return None

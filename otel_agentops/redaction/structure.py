@@ -28,8 +28,9 @@ _WALKED = (str, dict, list, tuple)
 
 
 def _released(value: Any) -> Any:
-    """What a walker's name is bound to once its walk is done (see ``strings``)."""
-    return value
+    """What a walker's name is bound to once its walk is done (see ``strings``). Never called: it
+    raises rather than hand a value on unredacted if it ever were."""
+    raise RuntimeError("a redaction walker was used after its walk")
 
 
 def _embedded_json(value: str) -> Any:

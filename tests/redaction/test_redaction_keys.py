@@ -189,3 +189,20 @@ def test_tool_call_arguments_are_redacted_as_json() -> None:
     }
     clean = json.dumps({"query": "weather in Paris", "limit": 5}, indent=2)
     assert redactor.redact_value(clean) is clean  # nothing to redact: the original formatting stays
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"password": ["hunter2-correct-horse"]}', '{"password": [REDACTED:key]}'),
+        (
+            'config {"api_key": {"primary": "abc123secret", "backup": ["x]y"]}, "model": "gpt-4o"}',
+            'config {"api_key": [REDACTED:key], "model": "gpt-4o"}',
+        ),
+        ("secret = [never closed", "secret = [REDACTED:key]"),
+        ("?token=[abc]&q=1", "?token=[REDACTED:key]&q=1"),
+    ],
+)
+def test_a_list_or_object_under_a_secret_key_in_text_is_masked_whole(text: str, expected: str) -> None:
+    # Found in review: only the opening "[" was masked, the value itself went out in clear.
+    assert Redactor().redact_text(text) == expected
