@@ -10,47 +10,18 @@ that none of what is left was made by otel-agentops or is a span.
 from __future__ import annotations
 
 import asyncio
-import gc
-import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
 import pytest
+from support.cycles import left_in_cycles
 
 from otel_agentops.fake_provider import Fault
 from otel_agentops.fake_provider.scenario import Reply, ToolCall
 
 CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SECRET_PROMPT = "My key is sk-proj-abcdefghijklmnopqrstuvwx1234 and my e-mail jane.doe@example.com. " * 8
-
-
-def _ours(obj: object) -> bool:
-    """Made by otel-agentops: an instance of one of its classes, or one of its functions or closures."""
-    if isinstance(obj, types.FunctionType):
-        return obj.__module__.startswith("otel_agentops")
-    if isinstance(obj, types.CellType):
-        try:
-            contents = obj.cell_contents
-        except ValueError:
-            return False
-        return isinstance(contents, types.FunctionType) and contents.__module__.startswith("otel_agentops")
-    module = type(obj).__module__
-    return module.startswith("otel_agentops") or type(obj).__name__ == "_Span"
-
-
-def _left_in_cycles(run: Callable[[], None]) -> list[str]:
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        run()
-        gc.collect()
-        return sorted({f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage if _ours(o)})
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
 
 
 @pytest.fixture
@@ -80,7 +51,7 @@ def test_chat_calls_leave_no_cycle(
         for _ in range(4):
             client.chat.completions.create(model="gpt-4o-mini", messages=_messages())
 
-    assert _left_in_cycles(run) == []
+    assert left_in_cycles(run) == []
     assert len(telemetry.spans()) == 4
 
 
@@ -95,7 +66,7 @@ def test_streams_and_errors_leave_no_cycle(client: openai.OpenAI, fake_provider:
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(model="gpt-4o-mini", messages=_messages())
 
-    assert _left_in_cycles(run) == []
+    assert left_in_cycles(run) == []
     assert [s.status.is_ok for s in telemetry.spans()] == [True, False]
 
 
@@ -113,7 +84,7 @@ def test_async_calls_leave_no_cycle(fake_provider: Any, instrument) -> None:
 
     loop = asyncio.new_event_loop()
     try:
-        assert _left_in_cycles(lambda: loop.run_until_complete(calls())) == []
+        assert left_in_cycles(lambda: loop.run_until_complete(calls())) == []
     finally:
         loop.close()
     assert len(telemetry.spans()) == 3
@@ -136,7 +107,7 @@ def test_anthropic_calls_leave_no_cycle(fake_provider: Any, instrument) -> None:
             assert stream.get_final_text() == "Shipped."
 
     try:
-        assert _left_in_cycles(run) == []
+        assert left_in_cycles(run) == []
     finally:
         llm.close()
     assert len(telemetry.spans()) == 2
@@ -191,7 +162,7 @@ def test_other_libraries_leave_no_cycle(
         call()
         call()
 
-    assert _left_in_cycles(run) == []
+    assert left_in_cycles(run) == []
     assert len(telemetry.spans()) == 2
 
 
@@ -215,6 +186,6 @@ def test_calls_through_every_policy_leave_no_cycle(
         client.chat.completions.create(model="gpt-4o-mini", messages=_messages())  # a cache hit
         client.chat.completions.create(model="gpt-4o-mini", messages=_messages(), temperature=0.5)
 
-    assert _left_in_cycles(run) == []
+    assert left_in_cycles(run) == []
     assert len(telemetry.spans()) == 3
     assert fake_provider.request_count() == 3

@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from support.cycles import left_in_cycles
 
 import otel_agentops
 from otel_agentops.fake_provider import FakeProvider, Fault
@@ -163,6 +164,16 @@ async def test_text_stream_and_events_after_a_429(sdk, kind, fake_provider, inst
     assert [e[semconv.ERROR_TYPE] for e in retry_events(span)] == ["anthropic.RateLimitError"]
 
 
+async def _enter(manager: Any, kind: str) -> None:
+    """Enters `manager` as the app would; its block must not run (entering is expected to raise)."""
+    if kind == "async":
+        async with manager:
+            pytest.fail("the block must not run")
+    else:
+        with manager:
+            pytest.fail("the block must not run")
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_attempts_bound_the_requests_and_the_error_is_raised_on_enter(
     sdk, kind, fake_provider, instrument, clock
@@ -172,12 +183,7 @@ async def test_attempts_bound_the_requests_and_the_error_is_raised_on_enter(
     llm = sdk(fake_provider, kind)
     manager = llm.messages.stream(model=MODEL, max_tokens=256, messages=USER)
     with pytest.raises(anthropic.ServiceUnavailableError):
-        if kind == "async":
-            async with manager:
-                pytest.fail("the block must not run")
-        else:
-            with manager:
-                pytest.fail("the block must not run")
+        await _enter(manager, kind)
     assert fake_provider.request_count() == 3
     assert clock.sleeps == [0.5, 1.0]
     span = telemetry.span()
@@ -260,12 +266,7 @@ async def test_open_breaker_rejects_on_enter_without_a_request(sdk, kind, fake_p
 
     manager = llm.messages.stream(model=MODEL, max_tokens=256, messages=USER)  # making it sends nothing
     with pytest.raises(otel_agentops.CircuitOpenError) as rejected:
-        if kind == "async":
-            async with manager:
-                pytest.fail("the block must not run")
-        else:
-            with manager:
-                pytest.fail("the block must not run")
+        await _enter(manager, kind)
     assert fake_provider.request_count() == 1  # rejected without a request
     assert rejected.value.retry_in == 30
     first, second = telemetry.spans()
@@ -366,28 +367,6 @@ async def test_no_policy_configured_enters_the_apps_own_manager(sdk, fake_provid
     assert [e.name for e in span.events] == []
 
 
-def _ours_in_cycles(run: Callable[[], Any]) -> list[str]:
-    """What otel-agentops made that `run` left in reference cycles (see tests/genai_perf)."""
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        run()
-        gc.collect()
-        return sorted(
-            {
-                f"{type(o).__module__}.{type(o).__qualname__}"
-                for o in gc.garbage
-                if type(o).__module__.startswith("otel_agentops")
-                or getattr(o, "__module__", "").startswith("otel_agentops")
-            }
-        )
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
-
-
 async def test_a_retried_stream_leaves_no_cycle(sdk, fake_provider, instrument, clock):
     instrument(**RETRY)
     fake_provider.add_fault(Fault(status=529), times=1)
@@ -398,7 +377,7 @@ async def test_a_retried_stream_leaves_no_cycle(sdk, fake_provider, instrument, 
         with llm.messages.stream(model=MODEL, max_tokens=256, messages=USER) as stream:
             assert stream.get_final_text() == TEXT
 
-    assert _ours_in_cycles(run) == []
+    assert left_in_cycles(run) == []
 
 
 @pytest.fixture
