@@ -89,20 +89,12 @@ def _start(
         return None
 
 
-def _finish(operation: Operation, call: GenAICall, result: Any) -> Any:
+def _finish(operation: Operation, call: GenAICall, result: Any, pending: Pending | None = None) -> Any:
     try:
-        return operation.finish(call, result)
-    except Exception as exc:
-        report_internal_error("response extraction", exc)
-        call.end()
-        return result
-
-
-def _finish_pending(operation: Operation, call: GenAICall, result: Any, pending: Pending) -> Any:
-    finish_pending = operation.finish_pending
-    assert finish_pending is not None  # only operations that have one make a `Pending`
-    try:
-        return finish_pending(call, result, pending)
+        if pending is None:
+            return operation.finish(call, result)
+        assert operation.finish_pending is not None  # only operations that have one make a `Pending`
+        return operation.finish_pending(call, result, pending)
     except Exception as exc:
         report_internal_error("response extraction", exc)
         call.end()
@@ -132,9 +124,7 @@ def sync_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             call.end(exc)
             raise
         otel_context.detach(token)
-        if pending is not None:
-            return _finish_pending(operation, call, result, pending)
-        return _finish(operation, call, result)
+        return _finish(operation, call, result, pending)
 
     return wrapper
 
@@ -164,8 +154,6 @@ def async_wrapper(telemetry: Telemetry, operation: Operation) -> Wrapper:
             call.end(exc)
             raise
         otel_context.detach(token)
-        if pending is not None:
-            return _finish_pending(operation, call, result, pending)
-        return _finish(operation, call, result)
+        return _finish(operation, call, result, pending)
 
     return wrapper

@@ -383,13 +383,7 @@ def _stream_handler(_call: GenAICall) -> Any:
 # ---------------------------------------------------------------- messages.stream() managers
 
 
-def _finish_stream_manager(call: GenAICall, manager: Any) -> Any:
-    if hasattr(manager, "__aenter__"):
-        return _AsyncStreamManager(manager, call)
-    return _SyncStreamManager(manager, call)
-
-
-def _finish_stream_manager_pending(call: GenAICall, manager: Any, pending: Pending) -> Any:
+def _finish_stream_manager(call: GenAICall, manager: Any, pending: Pending | None = None) -> Any:
     if hasattr(manager, "__aenter__"):
         return _AsyncStreamManager(manager, call, pending)
     return _SyncStreamManager(manager, call, pending)
@@ -525,7 +519,7 @@ class _AsyncStreamManager(_StreamManagerBase):
 
 _CREATE = Operation(_begin_create, finisher(_message_response, _stream_handler))
 _STREAM_HELPER = Operation(
-    _begin_stream_helper, _finish_stream_manager, finish_pending=_finish_stream_manager_pending
+    _begin_stream_helper, _finish_stream_manager, finish_pending=_finish_stream_manager
 )
 
 _MESSAGES_MODULES = ("anthropic.resources.messages", "anthropic.resources.beta.messages")
