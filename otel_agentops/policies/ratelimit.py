@@ -64,12 +64,17 @@ class _Window:
         self.entries: deque[_Entry] = deque()
         self.total = 0.0
 
-    def earliest(self, amount: float, now: float) -> float:
+    def _expire(self, now: float) -> deque[_Entry]:
+        """Drops the entries that left the window by `now`; the entries left."""
         entries = self.entries
         while entries and entries[0].time <= now - WINDOW:
             expired = entries.popleft()
             expired.live = False
             self.total -= expired.amount
+        return entries
+
+    def earliest(self, amount: float, now: float) -> float:
+        entries = self._expire(now)
         start = now  # max(now, the last reservation), without max() (see `RateLimiter.acquire`)
         if entries:
             last = entries[-1].time
@@ -93,11 +98,7 @@ class _Window:
     def free_now(self, amount: float, now: float) -> bool:
         """Whether `amount` fits now, with no reservation to wait behind: `earliest` would then give
         `now`. Drops the entries that left the window first, as `earliest` does (again, harmlessly)."""
-        entries = self.entries
-        while entries and entries[0].time <= now - WINDOW:
-            expired = entries.popleft()
-            expired.live = False
-            self.total -= expired.amount
+        entries = self._expire(now)
         if entries and entries[-1].time > now:
             return False
         return self.total + amount <= self.limit
