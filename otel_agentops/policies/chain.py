@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import Meter
 
-from otel_agentops.config.policies import PolicySet, PolicySettings
+from otel_agentops.config.policies import PolicySet, PolicySettings, RetrySettings
 from otel_agentops.config.scaling import ScalingSettings
 from otel_agentops.genai import semconv
 from otel_agentops.genai.errors import error_type
@@ -167,7 +167,7 @@ class PolicyChain:
         self._lock = threading.Lock()
         self._breakers: dict[str, Breaker] = {}
         self._limiters: dict[str, Limiter] = {}
-        self._retries: dict[int, RetryPolicy] = {}
+        self._retries: dict[RetrySettings, RetryPolicy] = {}
         self._memo: dict[tuple[str, str | None], _Resolved] = {}
         self._retry_attempts = meter.create_counter(
             semconv.METRIC_RETRY_ATTEMPTS, unit="{retry}", description="Retries made by the retry policy"
@@ -616,9 +616,10 @@ class PolicyChain:
         return breaker
 
     def _retry(self, policies: PolicySet) -> RetryPolicy:
-        retry = self._retries.get(id(policies.retry))
+        # By value: resolved settings are rebuilt once evicted, and a freed one's id() could name another.
+        retry = self._retries.get(policies.retry)
         if retry is None:
-            retry = self._retries[id(policies.retry)] = RetryPolicy(policies.retry)
+            retry = self._retries[policies.retry] = RetryPolicy(policies.retry)
         return retry
 
     def _breaker(self, call: GenAICall, model: str | None, policies: PolicySet) -> Breaker:

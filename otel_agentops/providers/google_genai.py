@@ -57,7 +57,7 @@ GEMINI = "gcp.gemini"
 VERTEX_AI = "gcp.vertex_ai"
 _MODULE = "google.genai.models"
 _MODEL_PREFIX = "models/"
-_MAX_CLIENTS = 256
+_MAX_SERVERS = 256
 
 # (config field, span attribute) for the plain request parameters of generate_content.
 _PARAMS = (
@@ -76,12 +76,16 @@ _JSON_MIME = "application/json"
 
 
 class _Servers:
-    """(provider name, server attributes) per SDK API client, parsed again only when its base URL changes."""
+    """(provider name, server attributes) per (base URL, Vertex AI or not), parsed once per pair.
+
+    Keyed by value, not by the API client's identity: a freed client's id is reused by the next one,
+    which may be a Vertex AI client on the same URL.
+    """
 
     __slots__ = ("_cache",)
 
     def __init__(self) -> None:
-        self._cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}
+        self._cache: dict[tuple[Any, bool], tuple[str, dict[str, Any]]] = {}
 
     def __call__(self, instance: Any, config: Any) -> tuple[str, dict[str, Any]]:
         api_client = getattr(instance, "_api_client", None)
@@ -89,15 +93,14 @@ class _Servers:
         base_url = field(field(config, "http_options"), "base_url") or field(
             getattr(api_client, "_http_options", None), "base_url"
         )
-        cached = self._cache.get(id(api_client))
-        if cached is not None and cached[0] == base_url:
-            return cached[1], cached[2]
-        provider = VERTEX_AI if getattr(api_client, "vertexai", False) else GEMINI
-        attrs = dict(url_attributes(base_url)) if isinstance(base_url, str) else {}
-        if len(self._cache) >= _MAX_CLIENTS:
-            self._cache.clear()
-        self._cache[id(api_client)] = (base_url, provider, attrs)
-        return provider, attrs
+        key = (base_url if isinstance(base_url, str) else None, bool(getattr(api_client, "vertexai", False)))
+        cached = self._cache.get(key)
+        if cached is None:
+            attrs = dict(url_attributes(key[0])) if key[0] is not None else {}
+            if len(self._cache) >= _MAX_SERVERS:
+                self._cache.clear()
+            cached = self._cache[key] = (VERTEX_AI if key[1] else GEMINI, attrs)
+        return cached
 
 
 _server = _Servers()

@@ -8,7 +8,7 @@ import random
 import openai
 import pytest
 
-from otel_agentops.config.policies import PolicySettings, RateLimitSettings, load
+from otel_agentops.config.policies import PolicySet, PolicySettings, RateLimitSettings, RetrySettings, load
 from otel_agentops.policies import chain as chain_module
 from otel_agentops.policies.chain import PolicyChain
 from otel_agentops.policies.errors import RateLimitExceeded
@@ -170,3 +170,13 @@ def test_without_sdk_retries_on_a_resource_it_cannot_remember(monkeypatch):
     monkeypatch.setattr("otel_agentops.policies.rebind.report_internal_error", lambda *a: reported.append(a))
     assert without_sdk_retries(resource.create, resource) == resource.create
     assert len(reported) == 1
+
+
+def test_retry_policy_follows_the_settings_not_a_reused_id():
+    # Resolved settings are rebuilt after eviction; each one here is freed before the next is made, so
+    # CPython hands the next the same address. A memo keyed by id() answered with the first policy.
+    chain = _chain()
+    for attempts in range(2, 30):
+        policies = PolicySet(retry=RetrySettings(max_attempts=attempts, jitter=False))
+        assert chain._retry(policies).max_attempts == attempts
+        del policies

@@ -527,6 +527,24 @@ def test_vertex_ai_client_provider_name(fake_provider, llm, instrumented):
     assert attributes[semconv.ERROR_TYPE] == "google.genai.errors.ClientError"
 
 
+def test_provider_name_follows_each_client_when_a_freed_clients_id_is_reused(fake_provider, instrumented):
+    # CPython hands a freed object's address to the next object of its size: a cache keyed by the API
+    # client's id() once named a Vertex AI client's spans gcp.gemini (seen in CI).
+    options = types.HttpOptions(base_url=fake_provider.base_url)
+    for _ in range(10):
+        gemini = genai.Client(api_key="test-key", http_options=options)
+        gemini.models.generate_content(model=MODEL, contents=PROMPT)
+        del gemini
+        gc.collect(1)  # the client sits in reference cycles; a young-generation pass frees it, cheaply
+        vertex = genai.Client(vertexai=True, api_key="test-key", http_options=options)
+        with pytest.raises(errors.ClientError):
+            vertex.models.generate_content(model=MODEL, contents=PROMPT)
+        del vertex
+        gc.collect(1)
+    names = [span.attributes[semconv.PROVIDER_NAME] for span in instrumented.spans()]
+    assert names == ["gcp.gemini", "gcp.vertex_ai"] * 10
+
+
 def test_default_endpoint_attributes():
     llm = genai.Client(api_key="test-key")
     provider, attributes = google_provider._server(llm.models, None)
