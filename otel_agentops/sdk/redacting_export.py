@@ -10,15 +10,17 @@ log records of otel-agentops itself.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import Status
+from opentelemetry.trace import Link, Status
 
 from otel_agentops.config import parse_bool
 from otel_agentops.genai.failsafe import report_internal_error
@@ -66,13 +68,48 @@ def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
     events = [_redact_event(event, redactor) for event in span.events]
     if any(new is not old for new, old in zip(events, span.events, strict=True)):
         changes["events"] = events
+    links = [_redact_link(link, redactor) for link in span.links]
+    if any(new is not old for new, old in zip(links, span.links, strict=True)):
+        changes["links"] = links
+    resource = _redacted_resource(span.resource, redactor)
+    if resource is not span.resource:
+        changes["resource"] = resource
     return SpanCopy(span, **changes) if changes else span
 
 
 def _redact_event(event: Event, redactor: Redactor) -> Event:
     attributes = dict(event.attributes or {})
     clean = redactor.redact_value(attributes)
-    return event if clean == attributes else Event(event.name, clean, event.timestamp)
+    name = redactor.redact_text(event.name)
+    return event if clean == attributes and name == event.name else Event(name, clean, event.timestamp)
+
+
+def _redact_link(link: Link, redactor: Redactor) -> Link:
+    attributes = dict(link.attributes or {})
+    clean = redactor.redact_value(attributes)
+    return link if clean == attributes else Link(link.context, clean)
+
+
+# The resource is one object for every span of a provider: redacted once. Each entry holds its resource,
+# so the id it is filed under cannot pass to another object while it is here.
+_resources: dict[int, tuple[Resource, Resource]] = {}
+_MAX_RESOURCES = 16
+
+
+def _redacted_resource(resource: Resource | None, redactor: Redactor) -> Resource | None:
+    """``resource`` with its attributes redacted (``process.command_args`` may hold an ``--api-key``)."""
+    if resource is None:
+        return None
+    cached = _resources.get(id(resource))
+    if cached is not None and cached[0] is resource:
+        return cached[1]
+    attributes = dict(resource.attributes)
+    clean = redactor.redact_value(attributes)
+    redacted = resource if clean == attributes else Resource(clean, resource.schema_url)
+    if len(_resources) >= _MAX_RESOURCES:
+        _resources.clear()
+    _resources[id(resource)] = (resource, redacted)
+    return redacted
 
 
 class RedactingSpanExporter(SpanExporter):
@@ -104,7 +141,7 @@ class RedactingSpanExporter(SpanExporter):
 
 
 class RedactingLogRecordExporter(LogRecordExporter):
-    """The same safety net for log records (body and attributes)."""
+    """The same safety net for log records (body, attributes and resource)."""
 
     def __init__(self, exporter: LogRecordExporter, *, all_records: bool | None = None) -> None:
         self._exporter = exporter
@@ -133,7 +170,8 @@ class RedactingLogRecordExporter(LogRecordExporter):
             log_record.attributes = clean_attributes
         if clean_body != body:
             log_record.body = clean_body
-        return record
+        resource = _redacted_resource(record.resource, redactor)
+        return record if resource is record.resource else dataclasses.replace(record, resource=resource)
 
     def shutdown(self) -> None:
         self._exporter.shutdown()

@@ -11,17 +11,17 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 
 class SpanCopy(ReadableSpan):
-    """`original` with `name`, `attributes`, `events` or `status` replaced."""
+    """`original` with `name`, `attributes`, `events`, `links`, `resource` or `status` replaced."""
 
     def __init__(self, original: ReadableSpan, **changes: Any) -> None:
         super().__init__(
             name=changes.get("name", original.name),
             context=original.context,
             parent=original.parent,
-            resource=original.resource,
+            resource=changes.get("resource", original.resource),
             attributes=changes.get("attributes", original.attributes),
             events=changes.get("events", original.events),
-            links=original.links,
+            links=changes.get("links", original.links),
             kind=original.kind,
             status=changes.get("status", original.status),
             start_time=original.start_time,

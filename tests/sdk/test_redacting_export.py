@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Link, Status, StatusCode
 from support.instrumented import run_instrumented
 
 from otel_agentops.sdk.redacting_export import RedactingLogRecordExporter, RedactingSpanExporter
@@ -87,6 +89,54 @@ def test_log_records_are_redacted():
     [data] = exported.get_finished_logs()
     assert data.log_record.body == "login failed for [REDACTED:email] with [REDACTED:openai_api_key]"
     assert dict(data.log_record.attributes) == {"password": "[REDACTED:key]", "user.id": 42}
+
+
+def test_event_names_links_and_the_resource_are_redacted_too():
+    exported = InMemorySpanExporter()
+    resource = Resource.create({"process.command_args": ("python", "app.py", "--api-key", KEY)})
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exported, all_spans=True)))
+    tracer = provider.get_tracer("app")
+    other = tracer.start_span("other")
+    with tracer.start_as_current_span(
+        "call", links=[Link(other.get_span_context(), {"note": "jo@example.com"})]
+    ):
+        trace.get_current_span().add_event("sent to jane.doe@example.com", {"attempt": 1})
+    other.end()
+    call, clean = exported.get_finished_spans()
+    assert [(event.name, dict(event.attributes)) for event in call.events] == [
+        ("sent to [REDACTED:email]", {"attempt": 1})
+    ]
+    [link] = call.links
+    assert dict(link.attributes) == {"note": "[REDACTED:email]"}
+    assert link.context == other.get_span_context()
+    command = ("python", "app.py", "--api-key", "[REDACTED:openai_api_key]")
+    assert call.resource.attributes["process.command_args"] == command
+    # A span with nothing of its own to redact still leaves with the redacted resource, the same object.
+    assert clean.resource is call.resource
+    assert resource.attributes["process.command_args"][-1] == KEY  # the SDK's own resource is untouched
+
+
+def test_a_card_number_written_as_a_json_number_is_redacted():
+    provider, exported = pipeline(all_spans=True)
+    arguments = '{"card_number": 4111111111111111, "amount": 25}'
+    provider.get_tracer("app").start_span("charge", attributes={"tool.arguments": arguments}).end()
+    [span] = exported.get_finished_spans()
+    assert dict(span.attributes) == {
+        "tool.arguments": '{"card_number":"[REDACTED:payment_card]","amount":25}'
+    }
+
+
+def test_log_records_leave_with_a_redacted_resource():
+    exported = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=Resource.create({"process.command_args": ("app", f"--key={KEY}")}))
+    provider.add_log_record_processor(
+        SimpleLogRecordProcessor(RedactingLogRecordExporter(exported, all_records=True))
+    )
+    provider.get_logger("app").emit(severity_number=SeverityNumber.INFO, body="started")
+    [data] = exported.get_finished_logs()
+    assert data.resource.attributes["process.command_args"] == ("app", "--key=[REDACTED:openai_api_key]")
+    assert data.log_record.body == "started"
 
 
 def test_safety_net_is_on_under_opentelemetry_instrument(tmp_path):
