@@ -140,13 +140,17 @@ _TOKEN = rb"[A-Za-z0-9_-]"
 
 _CARD_RUN = Anchor(min_digits=13)
 _SSN_RUN = Anchor(min_digits=9)
-_PHONE_RUN = Anchor(min_digits=10)
+# A phone number may be glued to a label ("Tel-415-555-0132"); the patterns themselves keep dashed
+# chains such as order numbers out.
+_PHONE_RUN = Anchor(min_digits=10, glued=True)
 # "GB82 WEST 1234 5698 7654 32": up to ten characters before the first digit run, letters after it.
 _IBAN_RUN = Anchor(min_digits=9, before=12, after=16, glued=True)
 
-# Number-shaped secrets are not part of a longer number, identifier, decimal or dotted/dashed chain.
-_NUMBER_BEFORE = rb"[A-Za-z0-9_.,+-]"
-_NUMBER_END = rb"(?![A-Za-z0-9_]|[.,]\d)"
+# Number-shaped secrets are not part of a longer number, identifier, decimal or dotted/dashed chain. A
+# comma is a list separator ("John,4111111111111111,12/27" in a CSV row) rather than a decimal one:
+# fractions of 13 digits and more are rare, a card in a CSV row is not.
+_NUMBER_BEFORE = rb"[A-Za-z0-9_.+-]"
+_NUMBER_END = rb"(?![A-Za-z0-9_]|\.\d)"
 _DASHED_BEFORE = rb"[A-Za-z0-9_.-]"
 _DASHED_END = rb"(?![A-Za-z0-9_]|[.-]\d)"
 
@@ -212,7 +216,8 @@ BUILTIN_DETECTORS: tuple[RegexDetector, ...] = (
     RegexDetector(
         "url_password",
         # https://user:password@host: only the password goes.
-        _rx(rb"://[^/\s:@\"'<>]{1,64}:(?P<secret>[^/\s@\"'<>]{1,128})@"),
+        # The user may be empty: redis://:password@host.
+        _rx(rb"://[^/\s:@\"'<>]{0,64}:(?P<secret>[^/\s@\"'<>]{1,128})@"),
         group="secret",
         gates=b"@/",
     ),
@@ -245,7 +250,7 @@ BUILTIN_DETECTORS: tuple[RegexDetector, ...] = (
         gates=b"@",
         # Read backwards, so the lookahead looks left: the whole local part, and not the password of a
         # "scheme://user:password@host" URL (that is ``url_password``).
-        before=_rx(rb"[A-Za-z0-9._%+-]{1,64}(?![A-Za-z0-9._%+-]|:[^/\s:@]{1,64}//:)"),
+        before=_rx(rb"[A-Za-z0-9._%+-]{1,64}(?![A-Za-z0-9._%+-]|:[^/\s:@]{0,64}//:)"),
     ),
     RegexDetector(
         "payment_card",

@@ -37,6 +37,8 @@ _ANYWHERE = frozenset(
         "accesskey",
         "clientsecret",
         "sessionid",
+        "jsessionid",
+        "phpsessid",
         "cvv",
         "cvc",
         "ssn",
@@ -61,6 +63,10 @@ _LAST = frozenset(
         "signature",
         "sig",
         "otp",
+        # DB_PASS, SMTP_PW, connect.sid; "pass_rate" and "sid_count" stay telemetry.
+        "pass",
+        "pw",
+        "sid",
     }
 )
 _PHRASES: tuple[tuple[str, ...], ...] = (
@@ -130,7 +136,12 @@ _VALUE = re.compile(
 # In a query string "&" starts the next parameter.
 _QUERY_VALUE = re.compile(rb"(?P<bare>[^\s&#\"'<>]+)")
 _UNQUOTED_TAIL = b".,;"
-_NOT_SECRETS = frozenset({b"null", b"None", b"nil", b"undefined"})
+# The second character of a two-character assignment operator, by the first: ":=" and "=>".
+_OPERATOR_END = {ord(":"): ord("="), ord("="): ord(">")}
+# Keys whose unquoted value runs to the end of the line.
+_WHOLE_LINE = frozenset({"cookie", "cookies"})
+# Values that name no secret under any key ("has_password: false").
+_NOT_SECRETS = frozenset({b"null", b"None", b"nil", b"undefined", b"true", b"false", b"True", b"False"})
 _MASK_PREFIX = b"[REDACTED:"
 
 
@@ -193,8 +204,13 @@ class AssignmentDetector:
         # "[REDACTED:openai_api_key:1a2b...]" from hash mode is an earlier mask, not an assignment.
         if view.endswith(_MASK_PREFIX, 0, key_start) or not self._rule.is_sensitive(text[key_start:key_end]):
             return None
-        in_query = key_start > 0 and view[key_start - 1] in b"?&"
+        # The text, not the view: a character the view cannot hold reads "?" there ("数据库password: ...").
+        in_query = key_start > 0 and text[key_start - 1] in "?&"
         opening = sep + 1
+        # "password := ..." (Go, Pascal) and "'password' => ..." (PHP, Ruby): the operator's second half.
+        if opening < end and view[opening] == _OPERATOR_END.get(view[sep]):
+            sep = opening
+            opening += 1
         while opening < end and view[opening] in b" \t":
             opening += 1
         if not in_query and opening < end and view[opening] in b"[{":
@@ -205,11 +221,21 @@ class AssignmentDetector:
             return None
         group = value.lastgroup or "bare"
         start, stop = value.span(group)
-        if group == "bare":
+        if (
+            group == "bare"
+            and not in_query
+            and _WHOLE_LINE.intersection(key_segments(text[key_start:key_end]))
+        ):
+            # A Cookie header's value is all of its pairs ("lang=en; JSESSIONID=..."), up to the line's end.
+            line_end = view.find(b"\n", start, end)
+            stop = end if line_end < 0 else line_end
+            while stop > start and view[stop - 1] in b" \t\r":
+                stop -= 1
+        elif group == "bare":
             # Sentence punctuation after an unquoted value is not part of it.
             while stop > start and view[stop - 1] in _UNQUOTED_TAIL:
                 stop -= 1
-            if view[start:stop] in _NOT_SECRETS:
+            if view[start:stop].rstrip(b")]}") in _NOT_SECRETS:
                 return None
         if stop <= start:
             return None

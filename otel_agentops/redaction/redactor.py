@@ -370,10 +370,12 @@ class Redactor:
         return self.redact_text(str(value))
 
     def _by_key(self, key: str, value: Any) -> Any:
-        if value is None or value == "":
+        # A flag ("password_required": true) says nothing secret.
+        if value is None or value == "" or type(value) is bool:
             return value
         if isinstance(value, str):
-            if value.startswith(MASK_PREFIX) or self._allowed(value):
+            # Only a mask as a whole: "[REDACTED:x] hunter2" is not redacted yet.
+            if _MASK_TOKEN.fullmatch(value) or self._allowed(value):
                 return value
             return self._mask(KEY_MASK_NAME, value)
         return self._mask(KEY_MASK_NAME, json.dumps(value, sort_keys=True, default=repr))

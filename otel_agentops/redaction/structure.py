@@ -23,8 +23,23 @@ ByKey = Callable[[str, Any], Any]
 
 # What a string holding a JSON object or array starts with; checked inline, as most strings do not.
 _JSON_STARTS = frozenset("{[ \t\r\n")
-# What may hold strings; anything else (numbers, None, booleans, objects) is left as it is.
+# What may hold strings; anything else (floats, None, booleans, objects) is left as it is, and so are
+# integers but long ones (``_long_int``).
 _WALKED = (str, dict, list, tuple)
+_PAIRS = (list, tuple)
+# Integers of 13 to 16 digits are scanned as text: a card number may come as a JSON number. Shorter
+# ones (token counts, timestamps) hold no finding; longer ones are ids (snowflakes), while cards that long
+# no longer fit a JSON number's exact range and are sent as strings.
+_CARD_INTS = range(10**12, 10**16)
+
+
+def _long_int(value: Any) -> bool:
+    return type(value) is int and value in _CARD_INTS
+
+
+def _int_back(value: int, text: str) -> int | str:
+    # A number that was redacted becomes its mask, a string: nothing of it may stay.
+    return value if text == str(value) else text
 
 
 def _released(value: Any) -> Any:
@@ -33,15 +48,42 @@ def _released(value: Any) -> Any:
     raise RuntimeError("a redaction walker was used after its walk")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of duplicate keys: a document rebuilt from it would silently lose the
+    # others' values, and the original string, kept when nothing *parsed* changed, would leak them.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("duplicate keys")
+    return document
+
+
+# One decoder: json.loads with a hook would build a new one, scanner and all, for each string.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 def _embedded_json(value: str) -> Any:
+    """The JSON object or array ``value`` holds, or None: then it is scanned as text."""
     stripped = value.strip()
     if stripped[:1] not in ("{", "[") or stripped[-1:] not in ("}", "]"):
         return None
     try:
-        document = json.loads(stripped)
+        document = _DECODER.decode(stripped)
     except ValueError:
         return None
     return document if isinstance(document, dict | list) else None
+
+
+def _secret_pair(item: Any, is_secret_key: Callable[[str], bool]) -> bool:
+    """Whether ``item``, a list or tuple inside a list, is a ``(name, value)`` pair whose name names a
+    secret: headers as ``[["X-Api-Key", "..."]]``."""
+    return len(item) == 2 and type(item[0]) is str and is_secret_key(item[0])
+
+
+def _secret_value(value: dict[Any, Any], is_secret_key: Callable[[str], bool]) -> bool:
+    """Whether ``value`` is a name/value record whose name names a secret: its ``value`` is one, as in a
+    Kubernetes ``env`` list (``{"name": "DB_PASSWORD", "value": "..."}``)."""
+    name = value.get("name", value.get("key"))
+    return type(name) is str and is_secret_key(name)
 
 
 def strings(
@@ -62,25 +104,32 @@ def strings(
                 texts.append(value)
             else:
                 walk(document)
+        elif _long_int(value):
+            texts.append(str(value))
         elif isinstance(value, dict):
+            # Inline, as most dictionaries have no "value".
+            named = "value" in value and _secret_value(value, is_secret_key)
             for key, item in value.items():
                 if key in plain_keys:
                     pass
                 elif isinstance(key, str):
                     texts.append(key)
-                    if is_secret_key(key):
+                    if is_secret_key(key) or (named and key == "value"):
                         secret_key = True
                         continue
                 # The common leaves without a call: a plain string, and what holds no string at all.
                 if type(item) is str and item[:1] not in _JSON_STARTS:
                     texts.append(item)
-                elif isinstance(item, _WALKED):
+                elif isinstance(item, _WALKED) or _long_int(item):
                     walk(item)
         elif isinstance(value, list | tuple):
             for item in value:
                 if type(item) is str and item[:1] not in _JSON_STARTS:
                     texts.append(item)
-                elif isinstance(item, _WALKED):
+                elif type(item) in _PAIRS and _secret_pair(item, is_secret_key):
+                    texts.append(item[0])
+                    secret_key = True
+                elif isinstance(item, _WALKED) or _long_int(item):
                     walk(item)
 
     try:
@@ -109,31 +158,41 @@ def rebuild(
                 return next(texts)
             redacted = walk(document)
             return value if redacted == document else dumps(redacted)
+        if _long_int(value):
+            return _int_back(value, next(texts))
         if isinstance(value, dict):
             copy = {}
+            named = "value" in value and _secret_value(value, is_secret_key)
             for key, item in value.items():
                 if key in plain_keys:
                     copy[key] = item_copy(item)
                 elif isinstance(key, str):
                     redacted_key = next(texts)  # before the value, which takes texts of its own
-                    copy[redacted_key] = by_key(key, item) if is_secret_key(key) else item_copy(item)
+                    secret = is_secret_key(key) or (named and key == "value")
+                    copy[redacted_key] = by_key(key, item) if secret else item_copy(item)
                 else:
                     copy[key] = item_copy(item)
             return copy
         if isinstance(value, list):
-            return [item_copy(item) for item in value]
+            return [member_copy(item) for item in value]
         if isinstance(value, tuple):
-            return tuple(item_copy(item) for item in value)
+            return tuple(member_copy(item) for item in value)
         return value
 
     def item_copy(item: Any) -> Any:
         # The common leaves as in ``strings``: a plain string, and what holds no string at all.
         if type(item) is str and item[:1] not in _JSON_STARTS:
             return next(texts)
-        return walk(item) if isinstance(item, _WALKED) else item
+        return walk(item) if isinstance(item, _WALKED) or _long_int(item) else item
+
+    def member_copy(item: Any) -> Any:
+        if type(item) in _PAIRS and _secret_pair(item, is_secret_key):
+            name = item[0]
+            return type(item)((next(texts), by_key(name, item[1])))
+        return item_copy(item)
 
     try:
         return walk(value)
     finally:
-        # As in ``strings``: the two closures refer to each other through their cells.
-        walk = item_copy = _released
+        # As in ``strings``: the closures refer to each other through their cells.
+        walk = item_copy = member_copy = _released

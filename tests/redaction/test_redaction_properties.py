@@ -73,8 +73,11 @@ def test_redaction_is_idempotent(prefix: str, secret: Secret, suffix: str, redac
 
 
 _SAFE_KEYS = ("role", "content", "text", "type", "name", "id", "model", "index", "input_tokens", "max_tokens")
+# Integers of a card's length are redacted when they pass its checks (as card numbers written as JSON
+# numbers, see test_redactor): benign documents hold other integers.
+benign_integers = st.one_of(st.integers(max_value=10**12 - 1), st.integers(min_value=10**16))
 json_leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), benign_text
+    st.none(), st.booleans(), benign_integers, st.floats(allow_nan=False, allow_infinity=False), benign_text
 )
 json_documents = st.recursive(
     json_leaves,

@@ -227,3 +227,65 @@ def test_a_structure_is_redacted_like_its_strings_one_by_one(odd: str) -> None:
     redactor = Redactor()
     values = ["jane@example.com", "-----BEGIN RSA PRIVATE KEY-----\nMIIE", odd, "sk-" + "a1" * 20, "4111"]
     assert redactor.redact_value(values) == [redactor.redact_text(value) for value in values]
+
+
+def test_a_card_number_written_as_a_json_number_is_masked() -> None:
+    redactor = Redactor()
+    call = {
+        "type": "tool_call",
+        "name": "charge",
+        "arguments": '{"card_number": 4111111111111111, "amount": 25}',
+    }
+    assert redactor.content_json([call]) == (
+        '[{"type":"tool_call","name":"charge",'
+        '"arguments":"{\\"card_number\\":\\"[REDACTED:payment_card]\\",\\"amount\\":25}"}]'
+    )
+    assert redactor.redact_value({"card": 4111111111111111, "n": [5105105105105100]}) == {
+        "card": "[REDACTED:payment_card]",
+        "n": ["[REDACTED:payment_card]"],
+    }
+    assert redactor.redact_value(4111111111111111) == "[REDACTED:payment_card]"
+    # Numbers that are no card stay numbers, the very same value.
+    numbers = {
+        "ms": 1732406400000,
+        "tokens": 1532,
+        "flag": True,
+        "luhn": 4111111111111112,
+        "id": 381494618426368128,
+    }
+    assert redactor.redact_value(numbers) is numbers
+
+
+def test_name_value_records_and_header_pairs_mask_the_value_a_secret_name_names() -> None:
+    redactor = Redactor()
+    env = {"env": [{"name": "DB_PASSWORD", "value": "hunter2pass"}, {"name": "LOG_LEVEL", "value": "debug"}]}
+    assert redactor.redact_value(env) == {
+        "env": [{"name": "DB_PASSWORD", "value": "[REDACTED:key]"}, {"name": "LOG_LEVEL", "value": "debug"}]
+    }
+    headers = {"headers": [["X-Api-Key", "abcd1234efgh5678"], ("Accept", "application/json")]}
+    assert redactor.redact_value(headers) == {
+        "headers": [["X-Api-Key", "[REDACTED:key]"], ("Accept", "application/json")]
+    }
+    assert redactor.redact_value([("authorization", "Digest abc")]) == [("authorization", "[REDACTED:key]")]
+    # A schema's enum lists words, not pairs.
+    schema = {"type": "string", "enum": ["password", "email"]}
+    assert redactor.redact_value(schema) is schema
+
+
+def test_embedded_json_with_duplicate_keys_is_scanned_as_text() -> None:
+    # json.loads keeps the last "note": redacting only what it parsed would hand the first one on.
+    arguments = '{"note": "sk-proj-jmPo2veLYT8V5ry5l3nkxJY3NtVGo30FpvFH7juVT3BlbkFJ", "note": "hi"}'
+    assert Redactor().redact_value({"arguments": arguments}) == {
+        "arguments": '{"note": "[REDACTED:openai_api_key]", "note": "hi"}'
+    }
+
+
+def test_values_under_secret_keys_are_masked_unless_a_whole_mask_or_a_flag() -> None:
+    redactor = Redactor()
+    assert redactor.redact_value({"password": "[REDACTED:x] hunter2"}) == {"password": "[REDACTED:key]"}
+    assert redactor.redact_value({"password": "[REDACTED:key]"}) == {"password": "[REDACTED:key]"}
+    flags = {"password_required": True, "has_token": False}
+    assert redactor.redact_value(flags) == {"password_required": True, "has_token": False}
+    assert redactor.redact_text("has_password: false, password: hunter2") == (
+        "has_password: false, password: [REDACTED:key]"
+    )
