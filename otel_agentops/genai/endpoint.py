@@ -24,16 +24,17 @@ class Endpoints:
 
     def __init__(self, provider_of: ProviderOf) -> None:
         self._provider_of = provider_of
-        self._cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}
+        self._cache: dict[int, tuple[Any, type, str, dict[str, Any]]] = {}
 
     def __call__(self, instance: Any) -> tuple[Any, str, dict[str, Any]]:
         """(client, provider name, server attributes) for the client behind an SDK resource."""
         client = getattr(instance, "_client", None)
         base_url = getattr(client, "base_url", None)
         cached = self._cache.get(id(client))
-        # Identity of the URL object too: an id can be reused by a new client after the old one is freed.
-        if cached is not None and cached[0] is base_url:
-            return client, cached[1], cached[2]
+        # The URL object and the client's class too: an id can be reused by a new client after the old
+        # one is freed, and the provider name may depend on the class (Anthropic on Bedrock or Vertex).
+        if cached is not None and cached[0] is base_url and cached[1] is type(client):
+            return client, cached[2], cached[3]
         attrs: dict[str, Any] = {}
         host = getattr(base_url, "host", None) or None
         port = None
@@ -45,7 +46,7 @@ class Endpoints:
         provider = self._provider_of(client, host, port)
         if len(self._cache) >= _MAX_CLIENTS:
             self._cache.clear()
-        self._cache[id(client)] = (base_url, provider, attrs)
+        self._cache[id(client)] = (base_url, type(client), provider, attrs)
         return client, provider, attrs
 
 
