@@ -545,6 +545,19 @@ def test_provider_name_follows_each_client_when_a_freed_clients_id_is_reused(fak
     assert names == ["gcp.gemini", "gcp.vertex_ai"] * 10
 
 
+def test_provider_name_follows_the_api_clients_settings_not_its_identity(fake_provider, llm):
+    # The deterministic form of the test above: one API client object, so one id(), whose settings change
+    # between two calls. A cache keyed by id(api_client) would answer the second call with the first's.
+    api_client = llm.models._api_client
+    server = {semconv.SERVER_ADDRESS: "127.0.0.1", semconv.SERVER_PORT: fake_provider.port}
+    assert google_provider._server(llm.models, None) == ("gcp.gemini", server)
+    api_client.vertexai = True
+    assert llm.models._api_client is api_client
+    assert google_provider._server(llm.models, None) == ("gcp.vertex_ai", server)
+    api_client.vertexai = False
+    assert google_provider._server(llm.models, None) == ("gcp.gemini", server)
+
+
 def test_default_endpoint_attributes():
     llm = genai.Client(api_key="test-key")
     provider, attributes = google_provider._server(llm.models, None)
