@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from otel_agentops.genai.telemetry import Telemetry
 
 ABANDONED = "abandoned"
+_UNDECIDED = object()
+
+
+def _deferred_content() -> Any:
+    # Imported on the first content captured: the SDK pipeline's modules are not needed without it.
+    from otel_agentops.sdk import deferred_content
+
+    return deferred_content
+
 
 # Exemplars (a metric point's link to a span) are taken for duration, time to first chunk and errors,
 # where they lead from a slow or failed point to its trace. Token, cost and tool points get an empty
@@ -60,6 +69,7 @@ class GenAICall:
         "_ended",
         "_event_content",
         "_extra",
+        "_pending",
         "_span_context",
         "_start",
         "cache_read_tokens",
@@ -127,6 +137,9 @@ class GenAICall:
         self._end_hooks: list[Callable[[GenAICall], None]] | None = None
         self._extra: dict[str, AttributeValue] | None = None
         self._event_content: dict[str, str] | None = None
+        # Content redacted on export (``sdk.deferred_content``): decided at the first content, then None
+        # (redacted in the call) or the span's pending content.
+        self._pending: Any = _UNDECIDED
 
     @property
     def ended(self) -> bool:
@@ -168,6 +181,12 @@ class GenAICall:
         if not telemetry.capture_content or value is None:
             return
         try:
+            pending = self._pending
+            if pending is _UNDECIDED:
+                pending = self._pending = self._pending_content()
+            if pending is not None:
+                pending.add(key, value)
+                return
             encoded = telemetry.content_json(value)
             if telemetry.capture_on_span:
                 # With the other attributes at the end: one SDK call for all, not one per content.
@@ -178,6 +197,18 @@ class GenAICall:
                 self._event_content[key] = encoded
         except Exception as exc:
             report_internal_error("content capture", exc)
+
+    def _pending_content(self) -> Any:
+        """Where this call's content waits for export, or None when it is to be redacted in the call: when
+        it also goes to a log record (encoded once for both), or when the span may reach a processor that
+        does not redact it on export."""
+        telemetry = self.telemetry
+        if not telemetry.capture_on_span or telemetry.capture_on_event:
+            return None
+        deferred = _deferred_content()
+        if not deferred.exports_redacted(self.span):
+            return None
+        return deferred.attach(self.span, telemetry.redactor)
 
     def end(self, error: BaseException | None = None, *, abandoned: bool = False) -> None:
         """End the span and record the metrics, exactly once whatever calls it first."""

@@ -339,10 +339,11 @@ class Redactor:
             return value
         return rebuild(value, iter(redacted), self._keys.is_sensitive, self._by_key, self._plain_keys)
 
-    def content_json(self, value: Any) -> str:
+    def content_json(self, value: Any, *, remember: bool = True) -> str:
         """What a content attribute holds: ``value`` redacted, as compact JSON, bounded in size.
 
-        Objects that JSON cannot hold are written as their ``str()``, redacted as text.
+        Objects that JSON cannot hold are written as their ``str()``, redacted as text. ``remember``: let
+        ``wrote`` know the result (not needed where the safety net itself writes it).
         """
         texts: list[str] = []
         redacted = self._redact_value(value, texts)
@@ -353,7 +354,7 @@ class Redactor:
         bound = self.max_content_length
         if bound is not None and len(encoded) > bound:
             encoded = truncate_messages_json(encoded, bound)
-        if len(encoded) >= MIN_CHARS:
+        if remember and len(encoded) >= MIN_CHARS:
             self._outputs.put(encoded)
         return encoded
 

@@ -105,6 +105,13 @@ class _ObservedExporter(SpanExporter):
         return self.exporter.force_flush(timeout_millis)
 
 
+def unwrap_exporter(exporter: object) -> object:
+    """The exporter a ``GuardedBatchSpanProcessor`` was given, behind the wrapper that counts drops."""
+    while isinstance(exporter, _ObservedExporter):
+        exporter = exporter.exporter
+    return exporter
+
+
 class GuardedBatchSpanProcessor(BatchSpanProcessor):
     """``BatchSpanProcessor`` (same arguments, same ``OTEL_BSP_*`` variables) with drops counted,
     shutdown and flush bounded by their timeouts, and fork-safe exports; see the module docstring."""

@@ -62,6 +62,11 @@ class _BehindTheSampler(SpanProcessor):
     """
 
 
+def behind_the_sampler(processor: SpanProcessor) -> bool:
+    """Whether ``processor`` is the provider's do-nothing stand-in for one behind the tail sampler."""
+    return isinstance(processor, _BehindTheSampler)
+
+
 class SpanPipeline:
     """The processors our configurator passes to the SDK's set-up."""
 

@@ -1,5 +1,7 @@
 """The redaction safety net: every span and log record is redacted again on its way out of the process.
 
+It also writes the content of our own calls where that waited for export (``deferred_content``).
+
 Our own content attributes are redacted when they are written; this net also catches what other
 instrumentations record (an HTTP span's URL with ``?api_key=``, an ``Authorization`` header attribute, an
 exception message with an e-mail address) and anything an app sets by hand. It runs in the exporter's
@@ -26,6 +28,7 @@ from otel_agentops.config import parse_bool
 from otel_agentops.genai.failsafe import report_internal_error
 from otel_agentops.redaction import Redactor, get_redactor
 from otel_agentops.redaction.memo import MIN_CHARS
+from otel_agentops.sdk.deferred_content import pending_content
 from otel_agentops.sdk.span_copy import SpanCopy
 
 REDACT_ALL_SPANS = "OTEL_AGENTOPS_REDACT_ALL_SPANS"
@@ -40,7 +43,9 @@ def _ours(scope: Any) -> bool:
     return getattr(scope, "name", None) == OUR_SCOPE
 
 
-def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
+def redact_span(span: ReadableSpan, redactor: Redactor, *, resource: bool = True) -> ReadableSpan:
+    """``span`` redacted (the same object when nothing needed it); ``resource``: its resource too, which
+    belongs to the whole process rather than to our spans, so the net limited to our spans leaves it."""
     changes: dict[str, Any] = {}
     if span.attributes:
         attributes = dict(span.attributes)
@@ -71,10 +76,27 @@ def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
     links = [_redact_link(link, redactor) for link in span.links]
     if any(new is not old for new, old in zip(links, span.links, strict=True)):
         changes["links"] = links
-    resource = _redacted_resource(span.resource, redactor)
-    if resource is not span.resource:
-        changes["resource"] = resource
+    if resource:
+        redacted_resource = _redacted_resource(span.resource, redactor)
+        if redacted_resource is not span.resource:
+            changes["resource"] = redacted_resource
+    content = _deferred_content(span)
+    if content:
+        changes["attributes"] = {**changes.get("attributes", span.attributes or {}), **content}
     return SpanCopy(span, **changes) if changes else span
+
+
+def _deferred_content(span: ReadableSpan) -> dict[str, str] | None:
+    """The content attributes of a call whose content waited for export (``deferred_content``)."""
+    pending = pending_content(span)
+    if pending is None:
+        return None
+    try:
+        return pending.attributes()
+    except Exception as exc:
+        # The span still goes out, without its content: nothing unredacted can leave this way.
+        report_internal_error("redacting content on export", exc)
+        return None
 
 
 def _redact_event(event: Event, redactor: Redactor) -> Event:
@@ -123,8 +145,11 @@ class RedactingSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
             redactor = get_redactor()
+            every = self._all_spans
             redacted = [
-                redact_span(span, redactor) if self._all_spans or _ours(span.instrumentation_scope) else span
+                redact_span(span, redactor, resource=every)
+                if every or _ours(span.instrumentation_scope)
+                else span
                 for span in spans
             ]
         except Exception as exc:
@@ -151,7 +176,9 @@ class RedactingLogRecordExporter(LogRecordExporter):
         try:
             redactor = get_redactor()
             redacted = [
-                self._redact(record, redactor) if self._all or _ours(record.instrumentation_scope) else record
+                self._redact(record, redactor, resource=self._all)
+                if self._all or _ours(record.instrumentation_scope)
+                else record
                 for record in batch
             ]
         except Exception as exc:
@@ -160,7 +187,7 @@ class RedactingLogRecordExporter(LogRecordExporter):
         return self._exporter.export(redacted)
 
     @staticmethod
-    def _redact(record: ReadableLogRecord, redactor: Redactor) -> ReadableLogRecord:
+    def _redact(record: ReadableLogRecord, redactor: Redactor, *, resource: bool) -> ReadableLogRecord:
         log_record = record.log_record
         attributes = dict(log_record.attributes or {})
         clean_attributes = redactor.redact_value(attributes)
@@ -170,8 +197,14 @@ class RedactingLogRecordExporter(LogRecordExporter):
             log_record.attributes = clean_attributes
         if clean_body != body:
             log_record.body = clean_body
-        resource = _redacted_resource(record.resource, redactor)
-        return record if resource is record.resource else dataclasses.replace(record, resource=resource)
+        if not resource:
+            return record
+        clean_resource = _redacted_resource(record.resource, redactor)
+        return (
+            record
+            if clean_resource is record.resource
+            else dataclasses.replace(record, resource=clean_resource)
+        )
 
     def shutdown(self) -> None:
         self._exporter.shutdown()

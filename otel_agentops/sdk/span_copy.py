@@ -9,6 +9,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otel_agentops.sdk.deferred_content import PENDING, pending_content
+
 
 class SpanCopy(ReadableSpan):
     """`original` with `name`, `attributes`, `events`, `links`, `resource` or `status` replaced."""
@@ -29,6 +31,10 @@ class SpanCopy(ReadableSpan):
             instrumentation_scope=original.instrumentation_scope,
         )
         self._original = original
+        # Content still to be redacted on export (``deferred_content``) goes where the span goes.
+        pending = pending_content(original)
+        if pending is not None:
+            setattr(self, PENDING, pending)
 
     # The copy holds plain sequences; the limits the SDK applied were counted on the original.
     @property

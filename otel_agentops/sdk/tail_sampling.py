@@ -202,6 +202,11 @@ class TailSamplingProcessor(SpanProcessor):
         if on_ending is not None:
             on_ending(span)
 
+    @property
+    def next_processor(self) -> SpanProcessor:
+        """Where the kept spans go."""
+        return self._next
+
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
         if self._shutdown or context is None or not context.trace_flags.sampled:

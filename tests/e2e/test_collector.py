@@ -94,6 +94,9 @@ def scenario(jaeger: Jaeger, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_METRICS_EXPORTER": "otlp",
             "OTEL_RESOURCE_ATTRIBUTES": RESOURCE,
+            # The process's own safety net limited to our spans leaves the resource (and its planted
+            # secret) to the Collector's redaction, which is what this scenario tests.
+            "OTEL_AGENTOPS_REDACT_ALL_SPANS": "false",
         }
         run_agent(
             {

@@ -1,0 +1,145 @@
+"""Content redacted on export: a call's content is redacted in the batch export worker, not in the call.
+
+Redaction of a new 4 KB prompt costs ~35 µs in a tight loop but 2-3 times that inside an SDK call, whose
+work between two redactions leaves the redactor's code and tables cold in the CPU caches. The export
+worker redacts one batch's content back to back instead (``benchmarks/content_cost.py --in-worker``),
+and the call itself only copies the containers of its content (``snapshot``), so that what the app
+changes after the call cannot change what was recorded.
+
+It applies only where every span processor of the span's provider hands spans to exporters through
+``RedactingSpanExporter`` (what our configurator and ``tail_sampling_pipeline`` build), as far as we can
+tell by looking (``exports_redacted``). Anywhere else (an app's own processor, a console exporter added by
+hand, an SDK whose internals look different) content is redacted in the call, as before, so every
+processor sees it. Content never waits unredacted where a processor could read it: the pending content
+rides beside the span's attributes (``PENDING``), not among them, and only our exporter reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.sdk.trace import (
+    ConcurrentMultiSpanProcessor,
+    ReadableSpan,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+)
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+from otel_agentops.redaction import Redactor
+
+PENDING = "_agentops_pending_content"
+"""Where a span's ``PendingContent`` rides: on the span's attribute mapping, which the SDK hands on to the
+``ReadableSpan`` it makes for the processors at the span's end (the span object itself stays behind), and
+on our copies of such spans."""
+
+READS_NO_CONTENT = "agentops_reads_no_content"
+"""A span processor of an app's own that never reads content attributes (one that counts spans, say) may
+say so with this class attribute set to True: it then does not stop content being redacted on export."""
+
+_Watch = tuple[tuple[Any, Any], ...]
+
+
+class PendingContent:
+    """A call's content attributes, unencoded, until the first exporter that sees the span encodes them."""
+
+    __slots__ = ("_encoded", "_items", "_max_length", "_redactor")
+
+    def __init__(self, redactor: Redactor, max_length: int | None = None) -> None:
+        self._redactor = redactor
+        # The SDK's attribute length limit, which set_attribute would have applied in the call.
+        self._max_length = max_length
+        self._items: list[tuple[str, Any]] = []
+        self._encoded: dict[str, str] | None = None
+
+    def add(self, key: str, value: Any) -> None:
+        self._items.append((key, snapshot(value)))
+
+    def attributes(self) -> dict[str, str]:
+        """The content attributes, redacted and encoded once whatever the number of exporters."""
+        encoded = self._encoded
+        if encoded is None:
+            content_json = self._redactor.content_json
+            encoded = {key: content_json(value, remember=False) for key, value in self._items}
+            if self._max_length is not None:
+                encoded = {key: value[: self._max_length] for key, value in encoded.items()}
+            self._encoded = encoded
+            self._items = []  # the unredacted content is not kept any longer than needed
+        return encoded
+
+
+def snapshot(value: Any) -> Any:
+    """``value`` with its dictionaries, lists and tuples copied: what the app does to its own message list
+    after the call (append the answer, edit a message) must not change what the call recorded. Strings,
+    numbers and other objects are shared; redaction reads them later, as it would have in the call."""
+    if isinstance(value, dict):
+        return {key: snapshot(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [snapshot(item) for item in value] if isinstance(value, list) else tuple(map(snapshot, value))
+    return value
+
+
+def attach(span: Any, redactor: Redactor) -> PendingContent | None:
+    """New pending content where the exporter will find it; None where the SDK leaves no such place."""
+    holder = getattr(span, "_attributes", None)
+    max_length = getattr(holder, "max_value_len", None)
+    pending = PendingContent(redactor, max_length if isinstance(max_length, int) else None)
+    try:
+        setattr(holder, PENDING, pending)
+    except (AttributeError, TypeError):
+        return None
+    return pending
+
+
+def pending_content(span: ReadableSpan) -> PendingContent | None:
+    pending = getattr(span, PENDING, None)
+    return getattr(getattr(span, "_attributes", None), PENDING, None) if pending is None else pending
+
+
+class _Last:
+    """The last span processor judged, what it and every multi-processor under it held then, and the
+    verdict, as one tuple read and written whole (threads): a process has one provider, and the check
+    per call must cost next to nothing."""
+
+    verdict: tuple[Any, _Watch, bool] = (None, (), False)
+
+
+def exports_redacted(span: Any) -> bool:
+    """Whether every processor ``span`` ends in hands it to exporters through ``RedactingSpanExporter``."""
+    processor = getattr(span, "_span_processor", None)
+    if processor is None:
+        return False
+    judged, held, verdict = _Last.verdict
+    # Processors can be added at any time: the verdict holds while no multi-processor's list changed.
+    if judged is processor and all(multi._span_processors is members for multi, members in held):
+        return verdict
+    watch: list[tuple[Any, Any]] = []
+    try:
+        verdict = _redacts(processor, watch)
+    except Exception:  # an SDK whose internals look different: content is redacted in the call
+        verdict = False
+    _Last.verdict = (processor, tuple(watch), verdict)
+    return verdict
+
+
+def _redacts(processor: SpanProcessor, watch: list[tuple[Any, Any]]) -> bool:
+    from otel_agentops.sdk.export_guard import unwrap_exporter
+    from otel_agentops.sdk.pipeline import behind_the_sampler
+    from otel_agentops.sdk.redacting_export import RedactingSpanExporter
+    from otel_agentops.sdk.tail_sampling import TailSamplingProcessor
+
+    if isinstance(processor, SynchronousMultiSpanProcessor | ConcurrentMultiSpanProcessor):
+        held = processor._span_processors
+        watch.append((processor, held))
+        return all(_redacts(each, watch) for each in held)
+    if isinstance(processor, TailSamplingProcessor):
+        return _redacts(processor.next_processor, watch)
+    if behind_the_sampler(processor) or getattr(processor, READS_NO_CONTENT, False) is True:
+        return True  # a stand-in that does nothing, or a processor that says it never reads content
+    if isinstance(processor, BatchSpanProcessor):
+        exporter = getattr(getattr(processor, "_batch_processor", None), "_exporter", None)
+    elif isinstance(processor, SimpleSpanProcessor):
+        exporter = getattr(processor, "span_exporter", None)
+    else:
+        return False
+    return isinstance(unwrap_exporter(exporter), RedactingSpanExporter)

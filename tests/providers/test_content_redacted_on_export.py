@@ -1,0 +1,219 @@
+"""Content redacted in the export worker rather than in the call (``otel_agentops.sdk.deferred_content``),
+with the real openai SDK: the same attributes as when redacted in the call, and only where every processor
+sees spans through our exporter."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openai_helpers import client
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import otel_agentops
+from otel_agentops.config.sampling import SamplingSettings
+from otel_agentops.fake_provider.scenario import Reply
+from otel_agentops.genai import semconv
+from otel_agentops.genai.failsafe import reset_reported
+from otel_agentops.redaction import Redactor
+from otel_agentops.sdk.deferred_content import exports_redacted
+from otel_agentops.sdk.export_guard import GuardedBatchSpanProcessor
+from otel_agentops.sdk.pipeline import SpanPipeline, tail_sampling_pipeline
+from otel_agentops.sdk.redacting_export import RedactingSpanExporter
+
+CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+MESSAGES = [
+    {"role": "system", "content": "You are a support agent."},
+    {"role": "user", "content": "Where is ORD-1042? Mail me at jane.doe@example.com"},
+]
+INPUT = [
+    {"role": "user", "parts": [{"type": "text", "content": "Where is ORD-1042? Mail me at [REDACTED:email]"}]}
+]
+SYSTEM = [{"type": "text", "content": "You are a support agent."}]
+OUTPUT = [
+    {
+        "role": "assistant",
+        "parts": [{"type": "text", "content": "Shipped; I wrote to [REDACTED:email]."}],
+        "finish_reason": "stop",
+    }
+]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup_order",
+            "description": "Looks an order up",
+            "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}},
+        },
+    }
+]
+CONTENT_KEYS = (semconv.SYSTEM_INSTRUCTIONS, semconv.INPUT_MESSAGES, semconv.OUTPUT_MESSAGES)
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[TracerProvider]:
+    """A provider instrumented with content capture on span; its processors are the test's to add."""
+    reset_reported()
+    monkeypatch.setenv(CAPTURE, "span_only")
+    tracer_provider = TracerProvider(span_limits=SpanLimits())
+    otel_agentops.instrument(tracer_provider=tracer_provider)
+    yield tracer_provider
+    otel_agentops.uninstrument()
+    tracer_provider.shutdown()
+
+
+def chat(fake_provider: Any, messages: list[dict[str, Any]] | None = None, **options: Any) -> None:
+    fake_provider.script(
+        Reply(text="Shipped; I wrote to jane.doe@example.com.", input_tokens=20, output_tokens=8)
+    )
+    client(fake_provider, "sync").chat.completions.create(
+        model="gpt-4o-mini", messages=messages or MESSAGES, **options
+    )
+
+
+def content(span: Any) -> dict[str, Any]:
+    return {key: json.loads(span.attributes[key]) for key in CONTENT_KEYS if key in span.attributes}
+
+
+EXPECTED = {
+    semconv.SYSTEM_INSTRUCTIONS: SYSTEM,
+    semconv.INPUT_MESSAGES: INPUT,
+    semconv.OUTPUT_MESSAGES: OUTPUT,
+}
+
+
+def test_content_is_redacted_by_the_export_worker_as_the_app_sent_it(
+    provider: TracerProvider, fake_provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = InMemorySpanExporter()
+    batch = GuardedBatchSpanProcessor(RedactingSpanExporter(exported))
+    provider.add_span_processor(batch)
+    threads: list[str] = []
+    content_json = Redactor.content_json
+
+    def record_thread(self: Redactor, value: Any, **options: Any) -> str:
+        threads.append(threading.current_thread().name)
+        return content_json(self, value, **options)
+
+    monkeypatch.setattr(Redactor, "content_json", record_thread)
+    messages, tools = copy.deepcopy(MESSAGES), copy.deepcopy(TOOLS)
+    chat(fake_provider, messages, tools=tools)
+    # What the app does to its messages and tools after the call does not change what the call recorded
+    # (tool definitions are recorded as the app passed them: its own dictionaries).
+    messages[1]["content"] = "changed after the call"
+    messages.append({"role": "assistant", "content": "appended after the call"})
+    tools[0]["function"]["description"] = "changed after the call"
+    tools.append({"type": "function", "function": {"name": "appended"}})
+    assert threads == []  # nothing redacted in the call
+    batch.force_flush()
+    [span] = exported.get_finished_spans()
+    assert content(span) == EXPECTED
+    assert json.loads(span.attributes[semconv.TOOL_DEFINITIONS]) == TOOLS
+    assert threads and threading.main_thread().name not in threads
+    assert span.attributes[semconv.USAGE_INPUT_TOKENS] == 20
+
+
+def test_in_the_call_when_another_processor_could_see_the_span(
+    provider: TracerProvider, fake_provider: Any
+) -> None:
+    ours, theirs = InMemorySpanExporter(), InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(ours)))
+    chat(fake_provider)
+    assert content(ours.get_finished_spans()[0]) == EXPECTED
+    # A processor added later (an app's own): from the next call on, content is redacted in the call,
+    # and that processor sees it, redacted, as ours does.
+    provider.add_span_processor(SimpleSpanProcessor(theirs))
+    chat(fake_provider)
+    [span] = theirs.get_finished_spans()
+    assert content(span) == EXPECTED
+    assert content(ours.get_finished_spans()[1]) == EXPECTED
+
+
+def test_behind_the_tail_sampler_the_kept_copy_carries_the_content(
+    provider: TracerProvider, fake_provider: Any
+) -> None:
+    exported = InMemorySpanExporter()
+    sampler = tail_sampling_pipeline(exported, settings=SamplingSettings(ratio=1.0, decision_wait=0.05))
+    provider.add_span_processor(sampler)
+    chat(fake_provider)
+    sampler.force_flush()
+    [span] = exported.get_finished_spans()
+    assert content(span) == EXPECTED
+    assert span.attributes[semconv.SAMPLING_REASON]
+
+
+def test_the_sdk_attribute_length_limit_still_applies(
+    monkeypatch: pytest.MonkeyPatch, fake_provider: Any
+) -> None:
+    reset_reported()
+    monkeypatch.setenv(CAPTURE, "span_only")
+    tracer_provider = TracerProvider(span_limits=SpanLimits(max_span_attribute_length=40))
+    exported = InMemorySpanExporter()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exported)))
+    otel_agentops.instrument(tracer_provider=tracer_provider)
+    try:
+        chat(fake_provider)
+    finally:
+        otel_agentops.uninstrument()
+    [span] = exported.get_finished_spans()
+    full = json.dumps(INPUT, separators=(",", ":"), ensure_ascii=False)
+    assert span.attributes[semconv.INPUT_MESSAGES] == full[:40]
+
+
+def test_a_failure_on_export_drops_the_content_and_keeps_the_span(
+    provider: TracerProvider,
+    fake_provider: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exported = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exported)))
+    chat(fake_provider)  # a first call decides how content is captured, with the redactor intact
+
+    def broken(self: Redactor, value: Any, **options: Any) -> str:
+        raise RuntimeError("redactor bug")
+
+    monkeypatch.setattr(Redactor, "content_json", broken)
+    with caplog.at_level("DEBUG", logger="otel_agentops"):
+        chat(fake_provider)
+    first, second = exported.get_finished_spans()
+    assert content(first) == EXPECTED
+    assert content(second) == {}
+    assert second.attributes[semconv.USAGE_OUTPUT_TOKENS] == 8
+    assert "redacting content on export" in caplog.text
+
+
+class _AppProcessor(SpanProcessor):
+    pass
+
+
+class _Counting(SpanProcessor):
+    agentops_reads_no_content = True
+
+
+def test_which_pipelines_redact_on_export() -> None:
+    def verdict(*processors: SpanProcessor) -> bool:
+        tracer_provider = TracerProvider()
+        for processor in processors:
+            tracer_provider.add_span_processor(processor)
+        span = tracer_provider.get_tracer("t").start_span("s")
+        return exports_redacted(span)
+
+    mem = InMemorySpanExporter()
+    assert verdict(SimpleSpanProcessor(RedactingSpanExporter(mem)))
+    assert verdict(GuardedBatchSpanProcessor(RedactingSpanExporter(mem)))
+    assert verdict(tail_sampling_pipeline(mem))
+    pipeline = SpanPipeline(SamplingSettings())
+    stand_in = pipeline.exporting_processor(mem)
+    assert pipeline.tail_sampler is not None
+    assert verdict(stand_in, pipeline.tail_sampler)
+    assert not verdict(SimpleSpanProcessor(mem))
+    assert not verdict(SimpleSpanProcessor(RedactingSpanExporter(mem)), _AppProcessor())
+    assert verdict(SimpleSpanProcessor(RedactingSpanExporter(mem)), _Counting())
+    assert not exports_redacted(object())
