@@ -1,19 +1,22 @@
-"""What content capture and its redaction cost inside real calls, in CPU time, measured in one process.
+"""What content capture and its redaction cost per call, in CPU time, measured in one process.
 
 ``run.py`` times each configuration in its own process; for a difference of some tens of µs on calls of
 ~900 µs, its spreads (hundreds of µs between rounds on a shared 2-core machine) leave the figure loose.
-Here one process with content capture on (``span_only``) runs the same scenario in three modes,
+Here one process with content capture on (``span_only``), its spans exported as our configurator sets it
+up (batch processor → redaction safety net → a no-op exporter), runs the same scenario in three modes,
 switched between blocks of calls, in a different order in each round:
 
 * ``off``: no content recorded (the telemetry objects' capture flags cleared): the defaults;
-* ``raw``: content recorded as plain compact JSON, *not redacted*: what capture costs without redaction.
-  otel-agentops never does this (content is always redacted); the mode exists here only as a floor;
-* ``redacted``: content recorded as otel-agentops records it, redacted.
+* ``in_call``: content redacted in the call, as otel-agentops does where a span may reach a processor
+  that does not redact on export (``otel_agentops.sdk.deferred_content``);
+* ``redacted``: as shipped behind our exporter: the call copies its content's containers and the export
+  worker redacts and encodes a batch's content back to back.
 
-A round's differences (``redacted - off``, ``raw - off``, ``redacted - raw``: capture + redaction,
-capture alone, redaction alone) are paired within the round, so slow phases of the machine cancel; the
-report gives their median over the rounds with a bootstrap 95 % interval. CPU time is the process's
-(all threads, the batch worker pinned on the same CPU, as in ``run.py``).
+Every timed block ends with a flush of the batch processor, inside its time: each block pays for its own
+export, in every mode. A round's differences (``redacted - off``, ``in_call - off``, ``in_call -
+redacted``) are paired within the round, so slow phases of the machine cancel; the report gives their
+median over the rounds with a bootstrap 95 % interval. CPU time is the process's (all threads, the batch
+worker pinned on the same CPU, as in ``run.py``).
 
 Carry-over: a block leaves the CPU caches, the allocator and the memos in its mode's state, which the next
 block starts in. The rounds go through all six orders of the three modes (``ORDERS``), chained so that
@@ -48,45 +51,49 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 SCENARIOS = ("chat_4k_fresh", "chat_4k")
-MODES = ("off", "raw", "redacted")
+MODES = ("off", "in_call", "redacted")
 # The six orders of MODES, chained so that each round starts with the mode the previous one ended with
 # (the sixth ends with what the first starts with): within the rounds each mode precedes each other mode
 # twice per cycle, across them each follows itself twice, so over a cycle of six rounds every mode has the
 # same predecessors and first-order carry-over weighs on every mode alike.
 ORDERS = (
-    ("off", "raw", "redacted"),
-    ("redacted", "off", "raw"),
-    ("raw", "redacted", "off"),
-    ("off", "redacted", "raw"),
-    ("raw", "off", "redacted"),
-    ("redacted", "raw", "off"),
+    ("off", "in_call", "redacted"),
+    ("redacted", "off", "in_call"),
+    ("in_call", "redacted", "off"),
+    ("off", "redacted", "in_call"),
+    ("in_call", "off", "redacted"),
+    ("redacted", "in_call", "off"),
 )
 SETTLE_CALLS = 5  # untimed calls before each timed block, in the block's mode
 DIFFERENCES = {
-    "capture + redaction": ("redacted", "off"),
-    "capture alone (no redaction)": ("raw", "off"),
-    "redaction alone": ("redacted", "raw"),
+    "capture + redaction as shipped (export worker)": ("redacted", "off"),
+    "capture + redaction in the call": ("in_call", "off"),
+    "saved by the export worker": ("in_call", "redacted"),
 }
 
 
-def _switches() -> Callable[[str], None]:
+def _switches(pipeline: Any) -> Callable[[str], None]:
     """A function that puts the instrumentation in one of ``MODES``."""
     from otel_agentops.genai.telemetry import Telemetry
+    from otel_agentops.sdk import deferred_content
 
     # The instrumentors keep their Telemetry objects to themselves; the benchmark finds them all.
     telemetries = [o for o in gc.get_objects() if isinstance(o, Telemetry)]
     if not telemetries:
         raise RuntimeError("no otel-agentops Telemetry object: was the instrumentation set up?")
-    redacted = Telemetry.content_json
-    plain = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+    exports_redacted = deferred_content.exports_redacted
+    probe = pipeline.tracer_provider.get_tracer("content_cost").start_span("probe")
+    if not exports_redacted(probe):
+        raise RuntimeError("the benchmark's pipeline does not let content be redacted on export")
+    probe.end()
 
-    def raw(self: Telemetry, value: object) -> str:
-        return plain(value)
+    def never(span: Any) -> bool:
+        return False
 
     def switch(mode: str) -> None:
         for telemetry in telemetries:
             telemetry.capture_on_span = telemetry.capture_content = mode != "off"
-        Telemetry.content_json = raw if mode == "raw" else redacted  # type: ignore[method-assign]
+        deferred_content.exports_redacted = never if mode == "in_call" else exports_redacted
 
     return switch
 
@@ -110,7 +117,7 @@ class FreshPrompts:
 
     ``workload.scenario("chat_4k_fresh")`` cycles through ``FRESH_PROMPTS`` prompts, which is right for
     ``run.py``'s processes (one mode each, the cycle is longer than the memo holds) but not here: the
-    prompts an ``off`` or ``raw`` block skipped came back in a later ``redacted`` block while the memo
+    prompts the blocks of other modes skipped came back in a later ``redacted`` block while the memo
     still held them from an earlier one, and such blocks timed memo hits, not redaction.
 
     Every prompt's digest is kept (16 bytes a call) and a repeat raises: a change that made prompts repeat
@@ -172,19 +179,26 @@ def _median_interval(values: list[float], rng: random.Random, resamples: int = 2
     return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
-def _timed(block: Block, mode: str, calls: int, switch: Callable[[str], None]) -> float:
-    """CPU µs per call of one block of ``calls`` calls in ``mode``, after an untimed settling block."""
+def _timed(
+    block: Block, mode: str, calls: int, switch: Callable[[str], None], flush: Callable[[], Any]
+) -> float:
+    """CPU µs per call of one block of ``calls`` calls in ``mode``, after an untimed settling block, the
+    block's spans exported before the time is read."""
     switch(mode)
     block(SETTLE_CALLS)()
+    flush()
     run = block(calls)
     # Starts every block with the same (empty) young generations, whatever the previous block left.
     gc.collect()
     start = time.process_time()
     run()
+    flush()
     return (time.process_time() - start) / calls * 1e6
 
 
-def measure(scenario: str, rounds: int, calls: int, switch: Callable[[str], None]) -> dict[str, Any]:
+def measure(
+    scenario: str, rounds: int, calls: int, switch: Callable[[str], None], flush: Callable[[], Any]
+) -> dict[str, Any]:
     block, fresh = _blocks(scenario)
     for mode in MODES:  # warm-up: imports, memos, lazy SDK state
         switch(mode)
@@ -192,7 +206,7 @@ def measure(scenario: str, rounds: int, calls: int, switch: Callable[[str], None
     per_mode: dict[str, list[float]] = {mode: [] for mode in MODES}
     for index in range(rounds):
         for mode in ORDERS[index % len(ORDERS)]:
-            per_mode[mode].append(_timed(block, mode, calls, switch))
+            per_mode[mode].append(_timed(block, mode, calls, switch, flush))
     switch("redacted")
     rng = random.Random(0)
     result: dict[str, Any] = {
@@ -212,10 +226,9 @@ def measure(scenario: str, rounds: int, calls: int, switch: Callable[[str], None
 
 def render(results: dict[str, Any]) -> str:
     lines = [
-        "## Content capture and redaction inside real calls (CPU time, one process, paired rounds)",
+        "## Content capture and redaction per call (CPU time, one process, paired rounds)",
         "",
-        "| scenario | CPU µs/call, defaults | capture + redaction | capture alone (no redaction) "
-        "| redaction alone |",
+        "| scenario | CPU µs/call, defaults | " + " | ".join(DIFFERENCES) + " |",
         "|---|---:|---:|---:|---:|",
     ]
     for scenario, result in results["scenarios"].items():
@@ -252,14 +265,15 @@ def main() -> None:
     os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
     import workload
 
-    pipeline = workload.setup("agentops")
+    pipeline = workload.setup("agentops", redacting=True)
     assert pipeline is not None
     workload._pin(args.cpu)
     names = args.scenarios.split(",")
     workload.scenario(names[0])  # imports openai, which is when the instrumentation patches it
-    switch = _switches()
+    switch = _switches(pipeline)
+    flush = pipeline.batch.force_flush
     results = {
-        "scenarios": {name: measure(name, args.rounds, args.calls, switch) for name in names},
+        "scenarios": {name: measure(name, args.rounds, args.calls, switch, flush) for name in names},
         "versions": workload.versions(),
     }
     done = pipeline.finish()

@@ -361,7 +361,9 @@ class Pipeline:
     """TracerProvider → [counting processor, BatchSpanProcessor → no-op exporter]; MeterProvider with an
     in-memory reader collected at the end. Drops = spans ended - spans the exporter received."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, redacting: bool = False) -> None:
+        """``redacting``: the exporter behind the batch processor is otel-agentops' safety net (as our
+        configurator sets it up), which lets content be redacted in the export worker."""
         from opentelemetry import metrics, trace
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -371,6 +373,8 @@ class Pipeline:
         pipeline = self
 
         class Counting(SpanProcessor):
+            agentops_reads_no_content = True  # counts spans, never reads their content
+
             def on_end(self, span: Any) -> None:
                 pipeline.ended += 1
                 pipeline.last_span = span
@@ -385,7 +389,12 @@ class Pipeline:
         self.last_span: Any = None
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(Counting())
-        self.batch = BatchSpanProcessor(Discard())  # the defaults (OTEL_BSP_* unset): what users get
+        exporter: SpanExporter = Discard()
+        if redacting:
+            from otel_agentops.sdk.redacting_export import RedactingSpanExporter
+
+            exporter = RedactingSpanExporter(exporter)
+        self.batch = BatchSpanProcessor(exporter)  # the defaults (OTEL_BSP_* unset): what users get
         self.tracer_provider.add_span_processor(self.batch)
         self.reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
@@ -413,10 +422,10 @@ class Pipeline:
         }
 
 
-def setup(kind: str) -> Pipeline | None:
+def setup(kind: str, *, redacting: bool = False) -> Pipeline | None:
     if kind == "bare":
         return None
-    pipeline = Pipeline()
+    pipeline = Pipeline(redacting=redacting)
     providers = {"tracer_provider": pipeline.tracer_provider, "meter_provider": pipeline.meter_provider}
     if kind == "agentops":
         import otel_agentops
