@@ -63,8 +63,9 @@ class PendingContent:
             encoded = {key: content_json(value, remember=False) for key, value in self._items}
             if self._max_length is not None:
                 encoded = {key: value[: self._max_length] for key, value in encoded.items()}
+            # Two exporters' workers may both get here first: both write the same result. The items stay
+            # (clearing them could hand the second an empty dict); they go with the span, once exported.
             self._encoded = encoded
-            self._items = []  # the unredacted content is not kept any longer than needed
         return encoded
 
 
