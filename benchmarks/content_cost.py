@@ -12,6 +12,11 @@ switched between blocks of calls, in a different order in each round:
 * ``redacted``: as shipped behind our exporter: the call copies its content's containers and the export
   worker redacts and encodes a batch's content back to back.
 
+``--floor`` swaps ``in_call`` for ``raw``: content recorded in the call as plain compact JSON, *not
+redacted*, and passed over by the safety net as our own content is: what capture costs without any
+redaction, a floor that exists only here (otel-agentops never records content unredacted); then
+``redacted - raw`` is what redaction adds, as shipped.
+
 Every timed block ends with a flush of the batch processor, inside its time: each block pays for its own
 export, in every mode. A round's differences (``redacted - off``, ``in_call - off``, ``in_call -
 redacted``) are paired within the round, so slow phases of the machine cancel; the report gives their
@@ -27,7 +32,7 @@ Scenarios: ``chat_4k`` repeats one 4 KB prompt (a system prompt or a conversatio
 memo answers); ``chat_4k_fresh`` sends a 4 KB prompt never sent before on every call, in every mode,
 untimed calls included: no prompt reaches the redactor twice (``FreshPrompts`` raises if one would).
 
-    .venv/bin/python benchmarks/content_cost.py [--rounds 84] [--calls 100] [--out benchmarks/results]
+    .venv/bin/python benchmarks/content_cost.py [--rounds 84] [--calls 100] [--floor] [--out DIR]
 """
 
 from __future__ import annotations
@@ -70,6 +75,12 @@ DIFFERENCES = {
     "capture + redaction in the call": ("in_call", "off"),
     "saved by the export worker": ("in_call", "redacted"),
 }
+# With --floor, "raw" takes the place of "in_call" in MODES and ORDERS.
+FLOOR_DIFFERENCES = {
+    "capture + redaction as shipped (export worker)": ("redacted", "off"),
+    "capture alone (unredacted floor)": ("raw", "off"),
+    "redaction as shipped": ("redacted", "raw"),
+}
 
 
 def _switches(pipeline: Any) -> Callable[[str], None]:
@@ -90,10 +101,20 @@ def _switches(pipeline: Any) -> Callable[[str], None]:
     def never(span: Any) -> bool:
         return False
 
+    redacted = Telemetry.content_json
+    plain = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+    def raw(self: Telemetry, value: object) -> str:
+        encoded = plain(value)
+        # Known to the safety net as ours, as redacted content is: it is not scanned on export either.
+        self.redactor._outputs.put(encoded)
+        return encoded
+
     def switch(mode: str) -> None:
         for telemetry in telemetries:
             telemetry.capture_on_span = telemetry.capture_content = mode != "off"
-        deferred_content.exports_redacted = never if mode == "in_call" else exports_redacted
+        deferred_content.exports_redacted = exports_redacted if mode in ("off", "redacted") else never
+        Telemetry.content_json = raw if mode == "raw" else redacted  # type: ignore[method-assign]
 
     return switch
 
@@ -197,15 +218,23 @@ def _timed(
 
 
 def measure(
-    scenario: str, rounds: int, calls: int, switch: Callable[[str], None], flush: Callable[[], Any]
+    scenario: str,
+    rounds: int,
+    calls: int,
+    switch: Callable[[str], None],
+    flush: Callable[[], Any],
+    floor: bool = False,
 ) -> dict[str, Any]:
+    rename = {"in_call": "raw"} if floor else {}
+    modes = tuple(rename.get(mode, mode) for mode in MODES)
     block, fresh = _blocks(scenario)
-    for mode in MODES:  # warm-up: imports, memos, lazy SDK state
+    for mode in modes:  # warm-up: imports, memos, lazy SDK state
         switch(mode)
         block(calls * 3)()
-    per_mode: dict[str, list[float]] = {mode: [] for mode in MODES}
+    per_mode: dict[str, list[float]] = {mode: [] for mode in modes}
     for index in range(rounds):
-        for mode in ORDERS[index % len(ORDERS)]:
+        for slot in ORDERS[index % len(ORDERS)]:
+            mode = rename.get(slot, slot)
             per_mode[mode].append(_timed(block, mode, calls, switch, flush))
     switch("redacted")
     rng = random.Random(0)
@@ -217,7 +246,7 @@ def measure(
     }
     if fresh is not None:
         result["distinct_prompts_sent"] = fresh.sent
-    for label, (a, b) in DIFFERENCES.items():
+    for label, (a, b) in (FLOOR_DIFFERENCES if floor else DIFFERENCES).items():
         paired = [x - y for x, y in zip(per_mode[a], per_mode[b], strict=True)]
         low, high = _median_interval(paired, rng)
         result[label] = {"median_us": statistics.median(paired), "ci95_us": [low, high]}
@@ -225,15 +254,16 @@ def measure(
 
 
 def render(results: dict[str, Any]) -> str:
+    differences = FLOOR_DIFFERENCES if results.get("floor") else DIFFERENCES
     lines = [
         "## Content capture and redaction per call (CPU time, one process, paired rounds)",
         "",
-        "| scenario | CPU µs/call, defaults | " + " | ".join(DIFFERENCES) + " |",
+        "| scenario | CPU µs/call, defaults | " + " | ".join(differences) + " |",
         "|---|---:|---:|---:|---:|",
     ]
     for scenario, result in results["scenarios"].items():
         cells = [f"{result['cpu_us_median']['off']:.0f}"]
-        for label in DIFFERENCES:
+        for label in differences:
             low, high = result[label]["ci95_us"]
             cells.append(f"{result[label]['median_us']:+.1f} [{low:+.1f}…{high:+.1f}]")
         lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
@@ -257,6 +287,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--cpu", type=int, default=0)
+    parser.add_argument("--floor", action="store_true", help="the unredacted floor in place of in_call")
     parser.add_argument("--out", type=Path, default=None, help="write content_cost.json and .md here")
     args = parser.parse_args()
     if args.rounds <= 0 or args.rounds % len(ORDERS):
@@ -273,7 +304,10 @@ def main() -> None:
     switch = _switches(pipeline)
     flush = pipeline.batch.force_flush
     results = {
-        "scenarios": {name: measure(name, args.rounds, args.calls, switch, flush) for name in names},
+        "scenarios": {
+            name: measure(name, args.rounds, args.calls, switch, flush, args.floor) for name in names
+        },
+        "floor": args.floor,
         "versions": workload.versions(),
     }
     done = pipeline.finish()
@@ -282,8 +316,9 @@ def main() -> None:
     print(text)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "content_cost.json").write_text(json.dumps(results, indent=2) + "\n")
-        (args.out / "content_cost.md").write_text(text)
+        stem = "content_cost_floor" if args.floor else "content_cost"
+        (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (args.out / f"{stem}.md").write_text(text)
 
 
 if __name__ == "__main__":
