@@ -138,8 +138,9 @@ _QUERY_VALUE = re.compile(rb"(?P<bare>[^\s&#\"'<>]+)")
 _UNQUOTED_TAIL = b".,;"
 # The second character of a two-character assignment operator, by the first: ":=" and "=>".
 _OPERATOR_END = {ord(":"): ord("="), ord("="): ord(">")}
-# Keys whose unquoted value runs to the end of the line.
-_WHOLE_LINE = frozenset({"cookie", "cookies"})
+# Keys whose unquoted value is a list of cookie pairs: "name=value" separated by "; " (RFC 6265).
+_COOKIE_KEYS = frozenset({"cookie", "cookies"})
+_COOKIE_PAIRS = re.compile(rb"[^\s;,\"'<>]+(?:;[ \t]*[^\s;,\"'<>]+)*")
 # Values that name no secret under any key ("has_password: false").
 _NOT_SECRETS = frozenset({b"null", b"None", b"nil", b"undefined", b"true", b"false", b"True", b"False"})
 _MASK_PREFIX = b"[REDACTED:"
@@ -224,12 +225,13 @@ class AssignmentDetector:
         if (
             group == "bare"
             and not in_query
-            and _WHOLE_LINE.intersection(key_segments(text[key_start:key_end]))
+            and _COOKIE_KEYS.intersection(key_segments(text[key_start:key_end]))
         ):
-            # A Cookie header's value is all of its pairs ("lang=en; JSESSIONID=..."), up to the line's end.
-            line_end = view.find(b"\n", start, end)
-            stop = end if line_end < 0 else line_end
-            while stop > start and view[stop - 1] in b" \t\r":
+            # A Cookie header's value is all of its pairs ("lang=en; JSESSIONID=..."), not just the first.
+            pairs = _COOKIE_PAIRS.match(view, start, end)
+            if pairs is not None:
+                stop = max(stop, pairs.end())
+            while stop > start and view[stop - 1] in _UNQUOTED_TAIL:
                 stop -= 1
         elif group == "bare":
             # Sentence punctuation after an unquoted value is not part of it.

@@ -289,3 +289,13 @@ def test_values_under_secret_keys_are_masked_unless_a_whole_mask_or_a_flag() -> 
     assert redactor.redact_text("has_password: false, password: hunter2") == (
         "has_password: false, password: [REDACTED:key]"
     )
+
+
+def test_a_cookie_header_loses_all_its_pairs_and_nothing_after_them() -> None:
+    redactor = Redactor()
+    assert (
+        redactor.redact_text("x, Cookie: lang=en; JSESSIONID=8F3A2B9C1D4E5F60, y")
+        == "x, Cookie: [REDACTED:key], y"
+    )
+    assert redactor.redact_text("Cookie: a=1;b=2 and more.") == "Cookie: [REDACTED:key] and more."
+    assert redactor.redact_text("cookies=sid=abc; t=1.\nnext") == "cookies=[REDACTED:key].\nnext"
