@@ -184,8 +184,7 @@ class GenAICall:
             pending = self._pending
             if pending is _UNDECIDED:
                 pending = self._pending = self._pending_content()
-            if pending is not None:
-                pending.add(key, value)
+            if pending is not None and pending.add(key, value):
                 return
             encoded = telemetry.content_json(value)
             if telemetry.capture_on_span:
@@ -209,6 +208,18 @@ class GenAICall:
         if not deferred.exports_redacted(self.span):
             return None
         return deferred.attach(self.span, telemetry.redactor)
+
+    def _settle_pending(self) -> None:
+        """A processor that does not redact on export may have been added since the call began (a
+        stream's calls last): then its content is written in the call after all, for every processor."""
+        deferred = _deferred_content()
+        if deferred.exports_redacted(self.span):
+            return
+        encoded = self._pending.attributes()
+        deferred.detach(self.span)
+        self._pending = None
+        for key, value in encoded.items():
+            self.set_attribute(key, value)
 
     def end(self, error: BaseException | None = None, *, abandoned: bool = False) -> None:
         """End the span and record the metrics, exactly once whatever calls it first."""
@@ -245,6 +256,8 @@ class GenAICall:
             self.policy_finish(self)
         if self.output_messages is not None:
             self.set_content(semconv.OUTPUT_MESSAGES, self.output_messages)
+        if self._pending is not _UNDECIDED and self._pending is not None:
+            self._settle_pending()
         span = self.span
         metrics = self.telemetry.metrics
         attrs: dict[str, AttributeValue] = self._extra if self._extra is not None else {}

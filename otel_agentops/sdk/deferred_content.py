@@ -16,6 +16,7 @@ rides beside the span's attributes (``PENDING``), not among them, and only our e
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from opentelemetry.sdk.trace import (
@@ -52,37 +53,95 @@ class PendingContent:
         self._items: list[tuple[str, Any]] = []
         self._encoded: dict[str, str] | None = None
 
-    def add(self, key: str, value: Any) -> None:
-        self._items.append((key, snapshot(value)))
+    def add(self, key: str, value: Any) -> bool:
+        """Keeps ``value`` for export; False when it is to be redacted in the call instead (``snapshot``)."""
+        try:
+            copy = snapshot(value)
+        except _InTheCall:
+            return False
+        self._items.append((key, copy))
+        return True
 
     def attributes(self) -> dict[str, str]:
         """The content attributes, redacted and encoded once whatever the number of exporters."""
         encoded = self._encoded
-        if encoded is None:
-            content_json = self._redactor.content_json
-            encoded = {key: content_json(value, remember=False) for key, value in self._items}
-            if self._max_length is not None:
-                encoded = {key: value[: self._max_length] for key, value in encoded.items()}
-            # Two exporters' workers may both get here first: both write the same result. The items stay
-            # (clearing them could hand the second an empty dict); they go with the span, once exported.
-            self._encoded = encoded
-        return encoded
+        if encoded is not None:
+            return encoded
+        # Several exporters' workers may ask at once: one encodes, and the unredacted items go as soon as
+        # it has, so that no copy of the span handed on downstream still holds them.
+        with _ENCODING:
+            if self._encoded is None:
+                content_json = self._redactor.content_json
+                encoded = {key: content_json(value, remember=False) for key, value in self._items}
+                if self._max_length is not None:
+                    encoded = {key: value[: self._max_length] for key, value in encoded.items()}
+                self._encoded = encoded
+                self._items = []
+            return self._encoded
+
+
+_ENCODING = threading.Lock()
+# Content bigger than this (characters of its strings) is redacted in the call: waiting for export, the
+# whole of it would stay in memory with every queued span, where the attribute is cut to
+# OTEL_AGENTOPS_MAX_CONTENT_LENGTH.
+MAX_PENDING_CHARS = 65_536
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+# A GenAI span has some 25 attributes; under a count limit of this many, adding content on export could
+# keep attributes the SDK would have evicted in the call (the default limit is 128).
+_MIN_ATTRIBUTE_COUNT = 64
+
+
+class _InTheCall(Exception):
+    """Content that ``snapshot`` cannot copy faithfully: it is redacted in the call."""
 
 
 def snapshot(value: Any) -> Any:
     """``value`` with its dictionaries, lists and tuples copied: what the app does to its own message list
-    after the call (append the answer, edit a message) must not change what the call recorded. Strings,
-    numbers and other objects are shared; redaction reads them later, as it would have in the call."""
-    if isinstance(value, dict):
-        return {key: snapshot(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [snapshot(item) for item in value] if isinstance(value, list) else tuple(map(snapshot, value))
-    return value
+    after the call (append the answer, edit a message) must not change what the call recorded.
+
+    Only plain JSON-like data is copied. Anything else (an SDK or pydantic object, a named tuple, a dict
+    subclass), which read later could give another answer or another shape, and content of more than
+    ``MAX_PENDING_CHARS`` raise ``_InTheCall``.
+    """
+    budget = [MAX_PENDING_CHARS]
+
+    def copy(value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            budget[0] -= len(value)
+            if budget[0] < 0:
+                raise _InTheCall
+            return value
+        if kind is dict:
+            return {key: copy(item) for key, item in value.items()}
+        if kind is list:
+            return [copy(item) for item in value]
+        if kind is tuple:
+            return tuple([copy(item) for item in value])
+        if kind in _LEAVES:
+            return value
+        raise _InTheCall
+
+    try:
+        return copy(value)
+    except RecursionError:
+        raise _InTheCall from None
+    finally:
+        # A recursive closure refers to itself through its cell: rebinding the name breaks the cycle.
+        copy = _released
+
+
+def _released(value: Any) -> Any:
+    raise RuntimeError("a snapshot walker was used after its walk")
 
 
 def attach(span: Any, redactor: Redactor) -> PendingContent | None:
-    """New pending content where the exporter will find it; None where the SDK leaves no such place."""
+    """New pending content where the exporter will find it; None where the SDK leaves no such place, or
+    where its attribute count limit is low enough for content to change which attributes it keeps."""
     holder = getattr(span, "_attributes", None)
+    max_count = getattr(holder, "maxlen", None)
+    if isinstance(max_count, int) and max_count < _MIN_ATTRIBUTE_COUNT:
+        return None
     max_length = getattr(holder, "max_value_len", None)
     pending = PendingContent(redactor, max_length if isinstance(max_length, int) else None)
     try:
@@ -90,6 +149,13 @@ def attach(span: Any, redactor: Redactor) -> PendingContent | None:
     except (AttributeError, TypeError):
         return None
     return pending
+
+
+def detach(span: Any) -> None:
+    """No content waits for export any longer (it was written in the call after all)."""
+    holder = getattr(span, "_attributes", None)
+    if getattr(holder, PENDING, None) is not None:
+        setattr(holder, PENDING, None)
 
 
 def pending_content(span: ReadableSpan) -> PendingContent | None:

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pydantic
 import pytest
 from openai_helpers import client
 from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
@@ -22,7 +23,7 @@ from otel_agentops.fake_provider.scenario import Reply
 from otel_agentops.genai import semconv
 from otel_agentops.genai.failsafe import reset_reported
 from otel_agentops.redaction import Redactor
-from otel_agentops.sdk.deferred_content import exports_redacted
+from otel_agentops.sdk.deferred_content import MAX_PENDING_CHARS, exports_redacted, pending_content
 from otel_agentops.sdk.export_guard import GuardedBatchSpanProcessor
 from otel_agentops.sdk.pipeline import SpanPipeline, tail_sampling_pipeline
 from otel_agentops.sdk.redacting_export import RedactingSpanExporter
@@ -217,3 +218,84 @@ def test_which_pipelines_redact_on_export() -> None:
     assert not verdict(SimpleSpanProcessor(RedactingSpanExporter(mem)), _AppProcessor())
     assert verdict(SimpleSpanProcessor(RedactingSpanExporter(mem)), _Counting())
     assert not exports_redacted(object())
+
+
+def test_the_export_copy_holds_no_unredacted_content(provider: TracerProvider, fake_provider: Any) -> None:
+    exported = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exported)))
+    chat(fake_provider)
+    [span] = exported.get_finished_spans()
+    pending = pending_content(span)
+    assert pending is not None
+    # What rides on the exported span (for a second exporter) is the redacted attributes only.
+    assert "jane.doe@example.com" not in repr([getattr(pending, name) for name in pending.__slots__])
+    assert {key: json.loads(value) for key, value in pending.attributes().items()} == EXPECTED
+
+
+class _Function(pydantic.BaseModel):
+    name: str
+    description: str
+
+
+class _Tool(pydantic.BaseModel):
+    type: str = "function"
+    function: _Function
+
+
+def test_content_that_is_not_plain_data_or_too_big_is_redacted_in_the_call(
+    provider: TracerProvider, fake_provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = InMemorySpanExporter()
+    batch = GuardedBatchSpanProcessor(RedactingSpanExporter(exported))
+    provider.add_span_processor(batch)
+    tool = _Tool(function=_Function(name="lookup_order", description="as sent"))
+    big = [{"role": "user", "content": "x" * (MAX_PENDING_CHARS + 1)}]
+    chat(fake_provider, tools=[tool])
+    chat(fake_provider, big)
+    # The app edits its pydantic tool after the call: the span says what was sent.
+    tool.function.description = "edited after the call"
+    batch.force_flush()
+    with_tool, with_big = exported.get_finished_spans()
+    assert "as sent" in with_tool.attributes[semconv.TOOL_DEFINITIONS]
+    assert "edited" not in with_tool.attributes[semconv.TOOL_DEFINITIONS]
+    assert json.loads(with_big.attributes[semconv.INPUT_MESSAGES])[0]["parts"][0]["content"].startswith("xxx")
+
+
+def test_a_processor_added_while_a_stream_is_open_gets_the_content(
+    provider: TracerProvider, fake_provider: Any
+) -> None:
+    ours, theirs = InMemorySpanExporter(), InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(ours)))
+    fake_provider.script(
+        Reply(text="Shipped; I wrote to jane.doe@example.com.", input_tokens=20, output_tokens=8)
+    )
+    stream = client(fake_provider, "sync").chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True
+    )
+    provider.add_span_processor(SimpleSpanProcessor(theirs))
+    for _ in stream:
+        pass
+    [span] = theirs.get_finished_spans()
+    assert content(span) == EXPECTED
+    assert content(ours.get_finished_spans()[0]) == EXPECTED
+
+
+def test_a_low_attribute_count_limit_keeps_content_in_the_call(
+    monkeypatch: pytest.MonkeyPatch, fake_provider: Any
+) -> None:
+    def attributes_kept(redacting: bool) -> dict[str, Any]:
+        reset_reported()
+        monkeypatch.setenv(CAPTURE, "span_only")
+        tracer_provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=6))
+        exported = InMemorySpanExporter()
+        exporter = RedactingSpanExporter(exported) if redacting else exported
+        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+        otel_agentops.instrument(tracer_provider=tracer_provider)
+        try:
+            chat(fake_provider)
+        finally:
+            otel_agentops.uninstrument()
+        [span] = exported.get_finished_spans()
+        return dict(span.attributes)
+
+    assert attributes_kept(redacting=True).keys() == attributes_kept(redacting=False).keys()
