@@ -222,18 +222,12 @@ class AssignmentDetector:
             return None
         group = value.lastgroup or "bare"
         start, stop = value.span(group)
-        if (
-            group == "bare"
-            and not in_query
-            and _COOKIE_KEYS.intersection(key_segments(text[key_start:key_end]))
-        ):
-            # A Cookie header's value is all of its pairs ("lang=en; JSESSIONID=..."), not just the first.
-            pairs = _COOKIE_PAIRS.match(view, start, end)
-            if pairs is not None:
-                stop = max(stop, pairs.end())
-            while stop > start and view[stop - 1] in _UNQUOTED_TAIL:
-                stop -= 1
-        elif group == "bare":
+        if group == "bare":
+            if not in_query and _COOKIE_KEYS.intersection(key_segments(text[key_start:key_end])):
+                # A Cookie header's value is all of its pairs ("lang=en; JSESSIONID=..."), not the first.
+                pairs = _COOKIE_PAIRS.match(view, start, end)
+                if pairs is not None:
+                    stop = max(stop, pairs.end())
             # Sentence punctuation after an unquoted value is not part of it.
             while stop > start and view[stop - 1] in _UNQUOTED_TAIL:
                 stop -= 1

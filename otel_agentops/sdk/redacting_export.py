@@ -80,13 +80,13 @@ def redact_span(span: ReadableSpan, redactor: Redactor, *, resource: bool = True
         redacted_resource = _redacted_resource(span.resource, redactor)
         if redacted_resource is not span.resource:
             changes["resource"] = redacted_resource
-    content = _deferred_content(span)
+    content = _content_on_export(span)
     if content:
         changes["attributes"] = {**changes.get("attributes", span.attributes or {}), **content}
     return SpanCopy(span, **changes) if changes else span
 
 
-def _deferred_content(span: ReadableSpan) -> dict[str, str] | None:
+def _content_on_export(span: ReadableSpan) -> dict[str, str] | None:
     """The content attributes of a call whose content waited for export (``deferred_content``)."""
     pending = pending_content(span)
     if pending is None:
@@ -112,9 +112,9 @@ def _redact_link(link: Link, redactor: Redactor) -> Link:
     return link if clean == attributes else Link(link.context, clean)
 
 
-# The resource is one object for every span of a provider: redacted once. Each entry holds its resource,
-# so the id it is filed under cannot pass to another object while it is here.
-_resources: dict[int, tuple[Resource, Resource]] = {}
+# The resource is one object for every span of a provider: redacted once per redactor. Each entry holds
+# its resource, so the id it is filed under cannot pass to another object while it is here.
+_resources: dict[int, tuple[Resource, Redactor, Resource]] = {}
 _MAX_RESOURCES = 16
 
 
@@ -123,14 +123,14 @@ def _redacted_resource(resource: Resource | None, redactor: Redactor) -> Resourc
     if resource is None:
         return None
     cached = _resources.get(id(resource))
-    if cached is not None and cached[0] is resource:
-        return cached[1]
+    if cached is not None and cached[0] is resource and cached[1] is redactor:
+        return cached[2]
     attributes = dict(resource.attributes)
     clean = redactor.redact_value(attributes)
     redacted = resource if clean == attributes else Resource(clean, resource.schema_url)
     if len(_resources) >= _MAX_RESOURCES:
         _resources.clear()
-    _resources[id(resource)] = (resource, redacted)
+    _resources[id(resource)] = (resource, redactor, redacted)
     return redacted
 
 
