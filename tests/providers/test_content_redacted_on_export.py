@@ -82,6 +82,34 @@ def content(span: Any) -> dict[str, Any]:
     return {key: json.loads(span.attributes[key]) for key in CONTENT_KEYS if key in span.attributes}
 
 
+def batch_exporting(provider: TracerProvider) -> tuple[InMemorySpanExporter, GuardedBatchSpanProcessor]:
+    """Our exporting pipeline on ``provider``: batch processor → safety net → an in-memory exporter."""
+    exported = InMemorySpanExporter()
+    batch = GuardedBatchSpanProcessor(RedactingSpanExporter(exported))
+    provider.add_span_processor(batch)
+    return exported, batch
+
+
+def chat_under_limits(
+    monkeypatch: pytest.MonkeyPatch, fake_provider: Any, limits: SpanLimits, *, redacting: bool = True
+) -> dict[str, Any]:
+    """The attributes of one chat's span on a provider of its own with ``limits``."""
+    reset_reported()
+    monkeypatch.setenv(CAPTURE, "span_only")
+    tracer_provider = TracerProvider(span_limits=limits)
+    exported = InMemorySpanExporter()
+    tracer_provider.add_span_processor(
+        SimpleSpanProcessor(RedactingSpanExporter(exported) if redacting else exported)
+    )
+    otel_agentops.instrument(tracer_provider=tracer_provider)
+    try:
+        chat(fake_provider)
+    finally:
+        otel_agentops.uninstrument()
+    [span] = exported.get_finished_spans()
+    return dict(span.attributes)
+
+
 EXPECTED = {
     semconv.SYSTEM_INSTRUCTIONS: SYSTEM,
     semconv.INPUT_MESSAGES: INPUT,
@@ -92,9 +120,7 @@ EXPECTED = {
 def test_content_is_redacted_by_the_export_worker_as_the_app_sent_it(
     provider: TracerProvider, fake_provider: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exported = InMemorySpanExporter()
-    batch = GuardedBatchSpanProcessor(RedactingSpanExporter(exported))
-    provider.add_span_processor(batch)
+    exported, batch = batch_exporting(provider)
     threads: list[str] = []
     content_json = Redactor.content_json
 
@@ -152,19 +178,9 @@ def test_behind_the_tail_sampler_the_kept_copy_carries_the_content(
 def test_the_sdk_attribute_length_limit_still_applies(
     monkeypatch: pytest.MonkeyPatch, fake_provider: Any
 ) -> None:
-    reset_reported()
-    monkeypatch.setenv(CAPTURE, "span_only")
-    tracer_provider = TracerProvider(span_limits=SpanLimits(max_span_attribute_length=40))
-    exported = InMemorySpanExporter()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(exported)))
-    otel_agentops.instrument(tracer_provider=tracer_provider)
-    try:
-        chat(fake_provider)
-    finally:
-        otel_agentops.uninstrument()
-    [span] = exported.get_finished_spans()
+    attributes = chat_under_limits(monkeypatch, fake_provider, SpanLimits(max_span_attribute_length=40))
     full = json.dumps(INPUT, separators=(",", ":"), ensure_ascii=False)
-    assert span.attributes[semconv.INPUT_MESSAGES] == full[:40]
+    assert attributes[semconv.INPUT_MESSAGES] == full[:40]
 
 
 def test_a_failure_on_export_drops_the_content_and_keeps_the_span(
@@ -243,11 +259,9 @@ class _Tool(pydantic.BaseModel):
 
 
 def test_content_that_is_not_plain_data_or_too_big_is_redacted_in_the_call(
-    provider: TracerProvider, fake_provider: Any, monkeypatch: pytest.MonkeyPatch
+    provider: TracerProvider, fake_provider: Any
 ) -> None:
-    exported = InMemorySpanExporter()
-    batch = GuardedBatchSpanProcessor(RedactingSpanExporter(exported))
-    provider.add_span_processor(batch)
+    exported, batch = batch_exporting(provider)
     tool = _Tool(function=_Function(name="lookup_order", description="as sent"))
     big = [{"role": "user", "content": "x" * (MAX_PENDING_CHARS + 1)}]
     chat(fake_provider, tools=[tool])
@@ -283,19 +297,6 @@ def test_a_processor_added_while_a_stream_is_open_gets_the_content(
 def test_a_low_attribute_count_limit_keeps_content_in_the_call(
     monkeypatch: pytest.MonkeyPatch, fake_provider: Any
 ) -> None:
-    def attributes_kept(redacting: bool) -> dict[str, Any]:
-        reset_reported()
-        monkeypatch.setenv(CAPTURE, "span_only")
-        tracer_provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=6))
-        exported = InMemorySpanExporter()
-        exporter = RedactingSpanExporter(exported) if redacting else exported
-        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-        otel_agentops.instrument(tracer_provider=tracer_provider)
-        try:
-            chat(fake_provider)
-        finally:
-            otel_agentops.uninstrument()
-        [span] = exported.get_finished_spans()
-        return dict(span.attributes)
-
-    assert attributes_kept(redacting=True).keys() == attributes_kept(redacting=False).keys()
+    limits = SpanLimits(max_span_attributes=6)
+    deferred = chat_under_limits(monkeypatch, fake_provider, limits)
+    assert deferred.keys() == chat_under_limits(monkeypatch, fake_provider, limits, redacting=False).keys()
