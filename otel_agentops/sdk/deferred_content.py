@@ -2,7 +2,7 @@
 
 Redaction of a new 4 KB prompt costs ~35 µs in a tight loop but 2-3 times that inside an SDK call, whose
 work between two redactions leaves the redactor's code and tables cold in the CPU caches. The export
-worker redacts one batch's content back to back instead (``benchmarks/content_cost.py --in-worker``),
+worker redacts one batch's content back to back instead (``benchmarks/content_cost.py``),
 and the call itself only copies the containers of its content (``snapshot``), so that what the app
 changes after the call cannot change what was recorded.
 
@@ -103,36 +103,29 @@ def snapshot(value: Any) -> Any:
     subclass), which read later could give another answer or another shape, and content of more than
     ``MAX_PENDING_CHARS`` raise ``_InTheCall``.
     """
-    budget = [MAX_PENDING_CHARS]
-
-    def copy(value: Any) -> Any:
-        kind = type(value)
-        if kind is str:
-            budget[0] -= len(value)
-            if budget[0] < 0:
-                raise _InTheCall
-            return value
-        if kind is dict:
-            return {key: copy(item) for key, item in value.items()}
-        if kind is list:
-            return [copy(item) for item in value]
-        if kind is tuple:
-            return tuple([copy(item) for item in value])
-        if kind in _LEAVES:
-            return value
-        raise _InTheCall
-
     try:
-        return copy(value)
+        return _copy(value, [MAX_PENDING_CHARS])
     except RecursionError:
         raise _InTheCall from None
-    finally:
-        # A recursive closure refers to itself through its cell: rebinding the name breaks the cycle.
-        copy = _released
 
 
-def _released(value: Any) -> Any:
-    raise RuntimeError("a snapshot walker was used after its walk")
+def _copy(value: Any, budget: list[int]) -> Any:
+    """``snapshot``'s walk; ``budget``: the characters of string still allowed."""
+    kind = type(value)
+    if kind is str:
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise _InTheCall
+        return value
+    if kind is dict:
+        return {key: _copy(item, budget) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item, budget) for item in value]
+    if kind is tuple:
+        return tuple([_copy(item, budget) for item in value])
+    if kind in _LEAVES:
+        return value
+    raise _InTheCall
 
 
 def attach(span: Any, redactor: Redactor) -> PendingContent | None:
